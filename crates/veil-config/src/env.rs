@@ -1,0 +1,110 @@
+//! `VEIL_*` environment overrides, applied on top of the config file.
+//!
+//! The environment is passed in as a map (never read here), so tests stay hermetic. Only the variables
+//! listed in [`ENV_OVERRIDES`] are consulted.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::file::ConfigFile;
+use crate::ConfigError;
+
+/// Every environment variable that overrides a config key, with the key it overrides.
+pub const ENV_OVERRIDES: &[(&str, &str)] = &[
+    ("VEIL_DATA_DIR", "data_dir"),
+    ("VEIL_LISTEN", "server.listen"),
+    ("VEIL_SERVER_WORKERS", "server.workers"),
+    ("VEIL_METADATA_URL", "metadata.url"),
+    ("VEIL_METADATA_URL_FILE", "metadata.url_file"),
+    ("VEIL_METADATA_MAX_CONNECTIONS", "metadata.max_connections"),
+    ("VEIL_BLOB_URL", "blob.url"),
+    ("VEIL_S3_ENDPOINT", "blob.s3.endpoint"),
+    ("VEIL_S3_REGION", "blob.s3.region"),
+    ("VEIL_S3_ACCESS_KEY_ID", "blob.s3.access_key_id"),
+    ("VEIL_S3_ACCESS_KEY_ID_FILE", "blob.s3.access_key_id_file"),
+    ("VEIL_S3_SECRET_ACCESS_KEY", "blob.s3.secret_access_key"),
+    ("VEIL_S3_SECRET_ACCESS_KEY_FILE", "blob.s3.secret_access_key_file"),
+    ("VEIL_S3_ALLOW_HTTP", "blob.s3.allow_http"),
+    ("VEIL_QUEUE_LEASE_SECONDS", "queue.lease_seconds"),
+    ("VEIL_QUEUE_HEARTBEAT_SECONDS", "queue.heartbeat_seconds"),
+    ("VEIL_QUEUE_MAX_ATTEMPTS", "queue.max_attempts"),
+    ("VEIL_QUEUE_BACKOFF_BASE_MS", "queue.backoff_base_ms"),
+    ("VEIL_QUEUE_BACKOFF_MAX_MS", "queue.backoff_max_ms"),
+    ("VEIL_QUEUE_POLL_INTERVAL_MS", "queue.poll_interval_ms"),
+    ("VEIL_WORKER_CONCURRENCY", "worker.concurrency"),
+    ("VEIL_LOG_FORMAT", "log.format"),
+    ("VEIL_LOG", "log.filter"),
+];
+
+/// Which keys were set from the environment, so that errors name the variable the operator set.
+#[derive(Debug, Default)]
+pub(crate) struct KeySources {
+    overridden: BTreeMap<&'static str, &'static str>,
+}
+
+impl KeySources {
+    /// How to name `key` in an error: the environment variable that set it, or the key itself.
+    pub fn label(&self, key: &str) -> String {
+        match self.overridden.get(key) {
+            Some(var) => (*var).to_string(),
+            None => key.to_string(),
+        }
+    }
+}
+
+fn parse<T: std::str::FromStr>(var: &str, value: &str, expected: &str) -> Result<T, ConfigError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| ConfigError::invalid(var, format!("expected {expected}, got `{value}`")))
+}
+
+fn parse_bool(var: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::invalid(var, format!("expected true or false, got `{value}`"))),
+    }
+}
+
+/// Applies every listed variable present in `env` to `file`.
+pub(crate) fn apply(file: &mut ConfigFile, env: &HashMap<String, String>) -> Result<KeySources, ConfigError> {
+    let mut sources = KeySources::default();
+    for (var, key) in ENV_OVERRIDES {
+        let Some(value) = env.get(*var) else { continue };
+        let text = Some(value.clone());
+        match *key {
+            "data_dir" => file.data_dir = text,
+            "server.listen" => file.server.listen = text,
+            "server.workers" => file.server.workers = Some(parse(var, value, "a whole number")?),
+            "metadata.url" => file.metadata.url = text,
+            "metadata.url_file" => file.metadata.url_file = text,
+            "metadata.max_connections" => {
+                file.metadata.max_connections = Some(parse(var, value, "a whole number")?)
+            }
+            "blob.url" => file.blob.url = text,
+            "blob.s3.endpoint" => file.blob.s3.endpoint = text,
+            "blob.s3.region" => file.blob.s3.region = text,
+            "blob.s3.access_key_id" => file.blob.s3.access_key_id = text,
+            "blob.s3.access_key_id_file" => file.blob.s3.access_key_id_file = text,
+            "blob.s3.secret_access_key" => file.blob.s3.secret_access_key = text,
+            "blob.s3.secret_access_key_file" => file.blob.s3.secret_access_key_file = text,
+            "blob.s3.allow_http" => file.blob.s3.allow_http = Some(parse_bool(var, value)?),
+            "queue.lease_seconds" => file.queue.lease_seconds = Some(parse(var, value, "a whole number")?),
+            "queue.heartbeat_seconds" => {
+                file.queue.heartbeat_seconds = Some(parse(var, value, "a whole number")?)
+            }
+            "queue.max_attempts" => file.queue.max_attempts = Some(parse(var, value, "a whole number")?),
+            "queue.backoff_base_ms" => file.queue.backoff_base_ms = Some(parse(var, value, "a whole number")?),
+            "queue.backoff_max_ms" => file.queue.backoff_max_ms = Some(parse(var, value, "a whole number")?),
+            "queue.poll_interval_ms" => {
+                file.queue.poll_interval_ms = Some(parse(var, value, "a whole number")?)
+            }
+            "worker.concurrency" => file.worker.concurrency = Some(parse(var, value, "a whole number")?),
+            "log.format" => file.log.format = text,
+            "log.filter" => file.log.filter = text,
+            other => unreachable!("ENV_OVERRIDES names unknown key {other}"),
+        }
+        sources.overridden.insert(key, var);
+    }
+    Ok(sources)
+}

@@ -1,0 +1,86 @@
+//! The on-disk shape of `veil.toml`: every key optional, unknown keys refused.
+
+use serde::Deserialize;
+
+/// The only config file version this build understands.
+pub const CONFIG_VERSION: u32 = 1;
+
+/// `veil.toml` as written by the operator.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConfigFile {
+    pub version: Option<u32>,
+    pub data_dir: Option<String>,
+    #[serde(default)]
+    pub server: ServerSection,
+    #[serde(default)]
+    pub metadata: MetadataSection,
+    #[serde(default)]
+    pub blob: BlobSection,
+    #[serde(default)]
+    pub queue: QueueSection,
+    #[serde(default)]
+    pub worker: WorkerSection,
+    #[serde(default)]
+    pub log: LogSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ServerSection {
+    pub listen: Option<String>,
+    /// Number of in-process workers `veil serve` runs beside the API.
+    pub workers: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MetadataSection {
+    pub url: Option<String>,
+    pub url_file: Option<String>,
+    pub max_connections: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BlobSection {
+    pub url: Option<String>,
+    #[serde(default)]
+    pub s3: S3Section,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct S3Section {
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub access_key_id_file: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub secret_access_key_file: Option<String>,
+    pub allow_http: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct QueueSection {
+    pub lease_seconds: Option<u64>,
+    pub heartbeat_seconds: Option<u64>,
+    pub max_attempts: Option<u32>,
+    pub backoff_base_ms: Option<u64>,
+    pub backoff_max_ms: Option<u64>,
+    pub poll_interval_ms: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WorkerSection {
+    pub concurrency: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LogSection {
+    pub format: Option<String>,
+    pub filter: Option<String>,
+}

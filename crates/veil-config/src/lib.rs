@@ -1,0 +1,172 @@
+//! Veil's configuration.
+//!
+//! One versioned TOML file (every key optional, unknown keys refused), then `VEIL_*` environment
+//! overrides (see [`ENV_OVERRIDES`]), then secrets read from `*_file` keys / `*_FILE` variables (for
+//! Kubernetes Secrets), then validation into [`Config`]. Every error names the key or variable at fault.
+//! Nothing here reads the process environment or the working directory: callers pass both in.
+
+mod env;
+mod error;
+mod file;
+mod resolve;
+mod show;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+pub use env::ENV_OVERRIDES;
+pub use error::ConfigError;
+pub use file::CONFIG_VERSION;
+
+/// The default address of `veil serve`.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8851";
+/// The default data directory of the embedded backends.
+pub const DEFAULT_DATA_DIR: &str = "./veil-data";
+
+/// The validated, effective configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where embedded backends keep their files.
+    pub data_dir: PathBuf,
+    /// HTTP server settings.
+    pub server: ServerConfig,
+    /// Metadata database.
+    pub metadata: MetadataConfig,
+    /// Blob store.
+    pub blob: BlobConfig,
+    /// Task queue behaviour.
+    pub queue: QueueConfig,
+    /// Worker pool.
+    pub worker: WorkerConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// HTTP server settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Address the API listens on.
+    pub listen: SocketAddr,
+    /// In-process workers run by `veil serve` beside the API.
+    pub workers: u32,
+}
+
+/// Metadata database settings.
+#[derive(Debug, Clone)]
+pub struct MetadataConfig {
+    /// `sqlite://PATH` or `postgres://…`; secret because it may carry a password.
+    pub url: SecretString,
+    /// Connection pool size.
+    pub max_connections: u32,
+}
+
+/// Blob store settings.
+#[derive(Debug, Clone)]
+pub struct BlobConfig {
+    /// `file://DIR` (or a plain directory) or `s3://bucket/prefix`.
+    pub url: String,
+    /// Connection settings used when `url` is `s3://`.
+    pub s3: S3Config,
+}
+
+/// S3 connection settings.
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    /// Custom endpoint (MinIO, moto); AWS when absent.
+    pub endpoint: Option<String>,
+    /// Region name.
+    pub region: String,
+    /// Access key id.
+    pub access_key_id: Option<SecretString>,
+    /// Secret access key.
+    pub secret_access_key: Option<SecretString>,
+    /// Whether plain-HTTP endpoints are allowed.
+    pub allow_http: bool,
+}
+
+/// Task queue behaviour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueConfig {
+    /// How long a claimed task stays leased without a heartbeat.
+    pub lease: Duration,
+    /// How often a worker renews its lease.
+    pub heartbeat: Duration,
+    /// Deliveries before a task is dead-lettered.
+    pub max_attempts: u32,
+    /// First retry delay, doubled per attempt.
+    pub backoff_base: Duration,
+    /// Largest retry delay.
+    pub backoff_max: Duration,
+    /// How long an idle worker waits before polling the queue again.
+    pub poll_interval: Duration,
+}
+
+/// Worker pool settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerConfig {
+    /// Tasks one `veil worker` process runs at once.
+    pub concurrency: u32,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// Output format.
+    pub format: LogFormat,
+    /// `tracing` filter directive, e.g. `info,veil_worker=debug`.
+    pub filter: String,
+}
+
+impl Config {
+    /// Loads the configuration: the file at `path` if given, then overrides from `env`.
+    pub fn load(
+        path: Option<&Path>,
+        env: &std::collections::HashMap<String, String>,
+    ) -> Result<Config, ConfigError> {
+        let mut file = match path {
+            Some(path) => read_file(path)?,
+            None => file::ConfigFile { version: Some(CONFIG_VERSION), ..Default::default() },
+        };
+        let sources = env::apply(&mut file, env)?;
+        resolve::resolve(file, &sources)
+    }
+
+    /// Loads the embedded defaults with no file and no environment.
+    pub fn defaults() -> Config {
+        match Config::load(None, &Default::default()) {
+            Ok(config) => config,
+            Err(err) => unreachable!("built-in defaults are valid: {err}"),
+        }
+    }
+
+    /// The effective configuration as TOML, every secret replaced by `[redacted]`.
+    pub fn to_redacted_toml(&self) -> String {
+        show::redacted_toml(self)
+    }
+}
+
+fn read_file(path: &Path) -> Result<file::ConfigFile, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::ReadFile { path: path.to_path_buf(), source })?;
+    let deserializer = toml::Deserializer::new(&text);
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let key = err.path().to_string();
+        let message = err.inner().message().to_string();
+        ConfigError::Parse { path: path.to_path_buf(), key, message }
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,206 @@
+//! Turns the raw file (with overrides applied) into a validated [`Config`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::env::KeySources;
+use crate::file::{ConfigFile, CONFIG_VERSION};
+use crate::{
+    BlobConfig, Config, ConfigError, LogConfig, LogFormat, MetadataConfig, QueueConfig, S3Config,
+    ServerConfig, WorkerConfig, DEFAULT_DATA_DIR, DEFAULT_LISTEN,
+};
+
+pub(crate) fn resolve(file: ConfigFile, sources: &KeySources) -> Result<Config, ConfigError> {
+    let invalid = |key: &str, message: String| ConfigError::invalid(sources.label(key), message);
+
+    match file.version {
+        Some(CONFIG_VERSION) => {}
+        Some(other) => {
+            return Err(invalid("version", format!("unsupported version {other} (expected {CONFIG_VERSION})")))
+        }
+        None => return Err(invalid("version", format!("missing (add `version = {CONFIG_VERSION}`)"))),
+    }
+
+    let data_dir = PathBuf::from(file.data_dir.as_deref().unwrap_or(DEFAULT_DATA_DIR));
+    if data_dir.as_os_str().is_empty() {
+        return Err(invalid("data_dir", "must not be empty".into()));
+    }
+
+    let listen_text = file.server.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+    let listen: SocketAddr = listen_text.parse().map_err(|_| {
+        invalid("server.listen", format!("expected HOST:PORT with an IP address, got `{listen_text}`"))
+    })?;
+    let workers = file.server.workers.unwrap_or(2);
+
+    let metadata_url = match secret_value(
+        file.metadata.url,
+        file.metadata.url_file,
+        "metadata.url",
+        sources,
+    )? {
+        Some(url) => url,
+        None => format!("sqlite://{}", data_dir.join("veil.db").display()),
+    };
+    check_metadata_url(&metadata_url).map_err(|message| invalid("metadata.url", message))?;
+    let max_connections = positive(file.metadata.max_connections.unwrap_or(8), "metadata.max_connections", sources)?;
+
+    let blob_url = file.blob.url.unwrap_or_else(|| format!("file://{}", absolute(&data_dir.join("blobs")).display()));
+    check_blob_url(&blob_url).map_err(|message| invalid("blob.url", message))?;
+    if let Some(endpoint) = &file.blob.s3.endpoint {
+        check_http_url(endpoint).map_err(|message| invalid("blob.s3.endpoint", message))?;
+    }
+    let s3 = S3Config {
+        endpoint: file.blob.s3.endpoint,
+        region: file.blob.s3.region.unwrap_or_else(|| "us-east-1".to_string()),
+        access_key_id: secret_value(
+            file.blob.s3.access_key_id,
+            file.blob.s3.access_key_id_file,
+            "blob.s3.access_key_id",
+            sources,
+        )?
+        .map(SecretString::from),
+        secret_access_key: secret_value(
+            file.blob.s3.secret_access_key,
+            file.blob.s3.secret_access_key_file,
+            "blob.s3.secret_access_key",
+            sources,
+        )?
+        .map(SecretString::from),
+        allow_http: file.blob.s3.allow_http.unwrap_or(false),
+    };
+
+    let queue = QueueConfig {
+        lease: Duration::from_secs(positive_u64(file.queue.lease_seconds.unwrap_or(30), "queue.lease_seconds", sources)?),
+        heartbeat: Duration::from_secs(positive_u64(
+            file.queue.heartbeat_seconds.unwrap_or(10),
+            "queue.heartbeat_seconds",
+            sources,
+        )?),
+        max_attempts: positive(file.queue.max_attempts.unwrap_or(5), "queue.max_attempts", sources)?,
+        backoff_base: Duration::from_millis(file.queue.backoff_base_ms.unwrap_or(500)),
+        backoff_max: Duration::from_millis(file.queue.backoff_max_ms.unwrap_or(60_000)),
+        poll_interval: Duration::from_millis(positive_u64(
+            file.queue.poll_interval_ms.unwrap_or(200),
+            "queue.poll_interval_ms",
+            sources,
+        )?),
+    };
+    if queue.heartbeat >= queue.lease {
+        return Err(invalid(
+            "queue.heartbeat_seconds",
+            format!(
+                "must be shorter than queue.lease_seconds ({}s), or leases expire between heartbeats",
+                queue.lease.as_secs()
+            ),
+        ));
+    }
+    if queue.backoff_max < queue.backoff_base {
+        return Err(invalid("queue.backoff_max_ms", "must not be smaller than queue.backoff_base_ms".into()));
+    }
+
+    let worker = WorkerConfig {
+        concurrency: positive(file.worker.concurrency.unwrap_or(2), "worker.concurrency", sources)?,
+    };
+
+    let format = match file.log.format.as_deref().unwrap_or("human") {
+        "human" => LogFormat::Human,
+        "json" => LogFormat::Json,
+        other => return Err(invalid("log.format", format!("expected `human` or `json`, got `{other}`"))),
+    };
+    let log = LogConfig { format, filter: file.log.filter.unwrap_or_else(|| "info".to_string()) };
+
+    Ok(Config {
+        data_dir,
+        server: ServerConfig { listen, workers },
+        metadata: MetadataConfig { url: SecretString::from(metadata_url), max_connections },
+        blob: BlobConfig { url: blob_url, s3 },
+        queue,
+        worker,
+        log,
+    })
+}
+
+/// A secret given either inline (`key`) or as a file (`key_file`); both at once is an error.
+fn secret_value(
+    inline: Option<String>,
+    file: Option<String>,
+    key: &str,
+    sources: &KeySources,
+) -> Result<Option<String>, ConfigError> {
+    let file_key = format!("{key}_file");
+    match (inline, file) {
+        (Some(_), Some(_)) => Err(ConfigError::invalid(
+            sources.label(key),
+            format!("set either {} or {}, not both", sources.label(key), sources.label(&file_key)),
+        )),
+        (Some(value), None) => Ok(Some(value)),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::SecretFile {
+                key: sources.label(&file_key),
+                path: PathBuf::from(&path),
+                source,
+            })?;
+            Ok(Some(text.trim_end_matches(['\r', '\n']).to_string()))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+fn positive(value: u32, key: &str, sources: &KeySources) -> Result<u32, ConfigError> {
+    if value == 0 {
+        return Err(ConfigError::invalid(sources.label(key), "must be at least 1"));
+    }
+    Ok(value)
+}
+
+fn positive_u64(value: u64, key: &str, sources: &KeySources) -> Result<u64, ConfigError> {
+    if value == 0 {
+        return Err(ConfigError::invalid(sources.label(key), "must be at least 1"));
+    }
+    Ok(value)
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn check_metadata_url(url: &str) -> Result<(), String> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            return Err("sqlite:// URL has no file path".into());
+        }
+        return Ok(());
+    }
+    if url == "sqlite::memory:" {
+        return Ok(());
+    }
+    let parsed = url::Url::parse(url).map_err(|err| format!("not a valid URL ({err})"))?;
+    match parsed.scheme() {
+        "postgres" | "postgresql" if parsed.host_str().is_some() => Ok(()),
+        "postgres" | "postgresql" => Err("postgres URL has no host".into()),
+        other => Err(format!("unsupported scheme `{other}` (expected sqlite:// or postgres://)")),
+    }
+}
+
+fn check_blob_url(url: &str) -> Result<(), String> {
+    if url.starts_with("file://") || url.starts_with("memory://") || url.starts_with('/') {
+        return Ok(());
+    }
+    let parsed = url::Url::parse(url).map_err(|err| format!("not a valid URL: `{url}` ({err})"))?;
+    match parsed.scheme() {
+        "s3" if parsed.host_str().is_some_and(|bucket| !bucket.is_empty()) => Ok(()),
+        "s3" => Err(format!("`{url}` names no bucket (expected s3://bucket/prefix)")),
+        other => Err(format!("unsupported scheme `{other}` (expected file:// or s3://)")),
+    }
+}
+
+fn check_http_url(url: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(url).map_err(|err| format!("not a valid URL: `{url}` ({err})"))?;
+    match parsed.scheme() {
+        "http" | "https" => Ok(()),
+        other => Err(format!("unsupported scheme `{other}` (expected http:// or https://)")),
+    }
+}

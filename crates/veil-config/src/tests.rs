@@ -1,0 +1,149 @@
+use std::collections::HashMap;
+use std::io::Write;
+
+use secrecy::ExposeSecret;
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn write_config(text: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+    file
+}
+
+fn load_text(text: &str) -> Result<Config, ConfigError> {
+    let file = write_config(text);
+    Config::load(Some(file.path()), &HashMap::new())
+}
+
+#[test]
+fn defaults_are_embedded_and_local() {
+    let config = Config::defaults();
+    assert_eq!(config.server.listen.to_string(), "127.0.0.1:8851");
+    assert_eq!(config.data_dir, PathBuf::from("./veil-data"));
+    assert_eq!(config.metadata.url.expose_secret(), "sqlite://./veil-data/veil.db");
+    assert!(config.blob.url.starts_with("file://"), "{}", config.blob.url);
+    assert!(config.blob.url.ends_with("veil-data/blobs"), "{}", config.blob.url);
+    assert_eq!(config.log.format, LogFormat::Human);
+}
+
+#[test]
+fn environment_overrides_the_file() {
+    let file = write_config("version = 1\n[server]\nlisten = \"127.0.0.1:9000\"\n");
+    let config = Config::load(
+        Some(file.path()),
+        &env(&[("VEIL_LISTEN", "0.0.0.0:7000"), ("VEIL_DATA_DIR", "/tmp/veil")]),
+    )
+    .unwrap();
+    assert_eq!(config.server.listen.to_string(), "0.0.0.0:7000");
+    assert_eq!(config.metadata.url.expose_secret(), "sqlite:///tmp/veil/veil.db");
+}
+
+#[test]
+fn every_listed_variable_is_applied() {
+    let secret = write_config("s3cret\n");
+    let secret_path = secret.path().to_str().unwrap();
+    let url_file = write_config("postgres://veil:pw@db/veil\n");
+    let url_path = url_file.path().to_str().unwrap();
+    let mut pairs: Vec<(&str, &str)> = vec![];
+    for (var, _) in ENV_OVERRIDES {
+        let value = match *var {
+            "VEIL_LISTEN" => "127.0.0.1:1",
+            "VEIL_DATA_DIR" => "/data",
+            "VEIL_METADATA_URL" | "VEIL_S3_ACCESS_KEY_ID" | "VEIL_S3_SECRET_ACCESS_KEY" => continue,
+            "VEIL_METADATA_URL_FILE" => url_path,
+            v if v.ends_with("_FILE") => secret_path,
+            "VEIL_BLOB_URL" => "s3://bucket/prefix",
+            "VEIL_S3_ENDPOINT" => "http://127.0.0.1:9090",
+            "VEIL_S3_REGION" => "eu-west-1",
+            "VEIL_S3_ALLOW_HTTP" => "true",
+            "VEIL_LOG_FORMAT" => "json",
+            "VEIL_LOG" => "debug",
+            "VEIL_QUEUE_LEASE_SECONDS" => "20",
+            _ => "3",
+        };
+        pairs.push((var, value));
+    }
+    let config = Config::load(None, &env(&pairs)).unwrap();
+    assert_eq!(config.metadata.url.expose_secret(), "postgres://veil:pw@db/veil");
+    assert_eq!(config.blob.s3.secret_access_key.as_ref().unwrap().expose_secret(), "s3cret");
+    assert_eq!(config.worker.concurrency, 3);
+    assert_eq!(config.queue.lease.as_secs(), 20);
+    assert_eq!(config.log.format, LogFormat::Json);
+    assert!(config.blob.s3.allow_http);
+}
+
+#[test]
+fn unknown_key_is_named() {
+    let err = load_text("version = 1\n[server]\nlisten = \"127.0.0.1:1\"\nlistne = 3\n").unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("server.listne"), "{text}");
+    assert!(text.contains("unknown field"), "{text}");
+}
+
+#[test]
+fn mistyped_value_is_named() {
+    let err = load_text("version = 1\n[worker]\nconcurrency = \"many\"\n").unwrap_err();
+    assert!(err.to_string().contains("worker.concurrency"), "{err}");
+}
+
+#[test]
+fn missing_or_wrong_version_is_refused() {
+    assert!(load_text("").unwrap_err().to_string().starts_with("version: missing"));
+    assert!(load_text("version = 7").unwrap_err().to_string().contains("unsupported version 7"));
+}
+
+#[test]
+fn bad_urls_are_named() {
+    let err = load_text("version = 1\n[metadata]\nurl = \"mysql://x/y\"\n").unwrap_err();
+    assert_eq!(err.to_string(), "metadata.url: unsupported scheme `mysql` (expected sqlite:// or postgres://)");
+    let err = Config::load(None, &env(&[("VEIL_BLOB_URL", "ftp://x")])).unwrap_err();
+    assert!(err.to_string().starts_with("VEIL_BLOB_URL: unsupported scheme `ftp`"), "{err}");
+    let err = Config::load(None, &env(&[("VEIL_LISTEN", "localhost")])).unwrap_err();
+    assert!(err.to_string().starts_with("VEIL_LISTEN: expected HOST:PORT"), "{err}");
+}
+
+#[test]
+fn unreadable_secret_file_is_named() {
+    let err = Config::load(None, &env(&[("VEIL_S3_SECRET_ACCESS_KEY_FILE", "/nonexistent/secret")])).unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with("VEIL_S3_SECRET_ACCESS_KEY_FILE: cannot read secret file /nonexistent/secret"), "{text}");
+}
+
+#[test]
+fn bad_numbers_in_environment_are_named() {
+    let err = Config::load(None, &env(&[("VEIL_WORKER_CONCURRENCY", "lots")])).unwrap_err();
+    assert_eq!(err.to_string(), "VEIL_WORKER_CONCURRENCY: expected a whole number, got `lots`");
+    let err = Config::load(None, &env(&[("VEIL_WORKER_CONCURRENCY", "0")])).unwrap_err();
+    assert_eq!(err.to_string(), "VEIL_WORKER_CONCURRENCY: must be at least 1");
+}
+
+#[test]
+fn heartbeat_must_be_shorter_than_lease() {
+    let err = load_text("version = 1\n[queue]\nlease_seconds = 5\nheartbeat_seconds = 5\n").unwrap_err();
+    assert!(err.to_string().starts_with("queue.heartbeat_seconds: must be shorter"), "{err}");
+}
+
+#[test]
+fn redacted_view_hides_secrets_and_is_a_valid_config() {
+    let config = Config::load(
+        None,
+        &env(&[
+            ("VEIL_METADATA_URL", "postgres://veil:hunter2@db:5432/veil"),
+            ("VEIL_S3_SECRET_ACCESS_KEY", "topsecret"),
+            ("VEIL_S3_ACCESS_KEY_ID", "AKIA123"),
+        ]),
+    )
+    .unwrap();
+    let shown = config.to_redacted_toml();
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(!shown.contains("topsecret"), "{shown}");
+    assert!(!shown.contains("AKIA123"), "{shown}");
+    assert!(shown.contains("postgres://veil:%5Bredacted%5D@db:5432/veil"), "{shown}");
+    let reparsed = load_text(&shown.replace("access_key_id = \"[redacted]\"\n", ""));
+    assert!(reparsed.is_ok(), "config show output must parse as a config file: {reparsed:?}");
+}
