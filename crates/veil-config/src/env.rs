@@ -22,7 +22,10 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("VEIL_S3_ACCESS_KEY_ID", "blob.s3.access_key_id"),
     ("VEIL_S3_ACCESS_KEY_ID_FILE", "blob.s3.access_key_id_file"),
     ("VEIL_S3_SECRET_ACCESS_KEY", "blob.s3.secret_access_key"),
-    ("VEIL_S3_SECRET_ACCESS_KEY_FILE", "blob.s3.secret_access_key_file"),
+    (
+        "VEIL_S3_SECRET_ACCESS_KEY_FILE",
+        "blob.s3.secret_access_key_file",
+    ),
     ("VEIL_S3_ALLOW_HTTP", "blob.s3.allow_http"),
     ("VEIL_QUEUE_LEASE_SECONDS", "queue.lease_seconds"),
     ("VEIL_QUEUE_HEARTBEAT_SECONDS", "queue.heartbeat_seconds"),
@@ -62,12 +65,18 @@ fn parse_bool(var: &str, value: &str) -> Result<bool, ConfigError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Ok(true),
         "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(ConfigError::invalid(var, format!("expected true or false, got `{value}`"))),
+        _ => Err(ConfigError::invalid(
+            var,
+            format!("expected true or false, got `{value}`"),
+        )),
     }
 }
 
 /// Applies every listed variable present in `env` to `file`.
-pub(crate) fn apply(file: &mut ConfigFile, env: &HashMap<String, String>) -> Result<KeySources, ConfigError> {
+pub(crate) fn apply(
+    file: &mut ConfigFile,
+    env: &HashMap<String, String>,
+) -> Result<KeySources, ConfigError> {
     let mut sources = KeySources::default();
     for (var, key) in ENV_OVERRIDES {
         let Some(value) = env.get(*var) else { continue };
@@ -89,17 +98,27 @@ pub(crate) fn apply(file: &mut ConfigFile, env: &HashMap<String, String>) -> Res
             "blob.s3.secret_access_key" => file.blob.s3.secret_access_key = text,
             "blob.s3.secret_access_key_file" => file.blob.s3.secret_access_key_file = text,
             "blob.s3.allow_http" => file.blob.s3.allow_http = Some(parse_bool(var, value)?),
-            "queue.lease_seconds" => file.queue.lease_seconds = Some(parse(var, value, "a whole number")?),
+            "queue.lease_seconds" => {
+                file.queue.lease_seconds = Some(parse(var, value, "a whole number")?)
+            }
             "queue.heartbeat_seconds" => {
                 file.queue.heartbeat_seconds = Some(parse(var, value, "a whole number")?)
             }
-            "queue.max_attempts" => file.queue.max_attempts = Some(parse(var, value, "a whole number")?),
-            "queue.backoff_base_ms" => file.queue.backoff_base_ms = Some(parse(var, value, "a whole number")?),
-            "queue.backoff_max_ms" => file.queue.backoff_max_ms = Some(parse(var, value, "a whole number")?),
+            "queue.max_attempts" => {
+                file.queue.max_attempts = Some(parse(var, value, "a whole number")?)
+            }
+            "queue.backoff_base_ms" => {
+                file.queue.backoff_base_ms = Some(parse(var, value, "a whole number")?)
+            }
+            "queue.backoff_max_ms" => {
+                file.queue.backoff_max_ms = Some(parse(var, value, "a whole number")?)
+            }
             "queue.poll_interval_ms" => {
                 file.queue.poll_interval_ms = Some(parse(var, value, "a whole number")?)
             }
-            "worker.concurrency" => file.worker.concurrency = Some(parse(var, value, "a whole number")?),
+            "worker.concurrency" => {
+                file.worker.concurrency = Some(parse(var, value, "a whole number")?)
+            }
             "log.format" => file.log.format = text,
             "log.filter" => file.log.filter = text,
             other => unreachable!("ENV_OVERRIDES names unknown key {other}"),

@@ -137,7 +137,10 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let mut file = match path {
             Some(path) => read_file(path)?,
-            None => file::ConfigFile { version: Some(CONFIG_VERSION), ..Default::default() },
+            None => file::ConfigFile {
+                version: Some(CONFIG_VERSION),
+                ..Default::default()
+            },
         };
         let sources = env::apply(&mut file, env)?;
         resolve::resolve(file, &sources)
@@ -158,13 +161,19 @@ impl Config {
 }
 
 fn read_file(path: &Path) -> Result<file::ConfigFile, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::ReadFile { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let deserializer = toml::Deserializer::new(&text);
     serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let key = err.path().to_string();
         let message = err.inner().message().to_string();
-        ConfigError::Parse { path: path.to_path_buf(), key, message }
+        ConfigError::Parse {
+            path: path.to_path_buf(),
+            key,
+            message,
+        }
     })
 }
 

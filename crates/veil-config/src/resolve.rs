@@ -19,9 +19,17 @@ pub(crate) fn resolve(file: ConfigFile, sources: &KeySources) -> Result<Config, 
     match file.version {
         Some(CONFIG_VERSION) => {}
         Some(other) => {
-            return Err(invalid("version", format!("unsupported version {other} (expected {CONFIG_VERSION})")))
+            return Err(invalid(
+                "version",
+                format!("unsupported version {other} (expected {CONFIG_VERSION})"),
+            ))
         }
-        None => return Err(invalid("version", format!("missing (add `version = {CONFIG_VERSION}`)"))),
+        None => {
+            return Err(invalid(
+                "version",
+                format!("missing (add `version = {CONFIG_VERSION}`)"),
+            ))
+        }
     }
 
     let data_dir = PathBuf::from(file.data_dir.as_deref().unwrap_or(DEFAULT_DATA_DIR));
@@ -31,7 +39,10 @@ pub(crate) fn resolve(file: ConfigFile, sources: &KeySources) -> Result<Config, 
 
     let listen_text = file.server.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
     let listen: SocketAddr = listen_text.parse().map_err(|_| {
-        invalid("server.listen", format!("expected HOST:PORT with an IP address, got `{listen_text}`"))
+        invalid(
+            "server.listen",
+            format!("expected HOST:PORT with an IP address, got `{listen_text}`"),
+        )
     })?;
     let workers = file.server.workers.unwrap_or(2);
 
@@ -45,16 +56,27 @@ pub(crate) fn resolve(file: ConfigFile, sources: &KeySources) -> Result<Config, 
         None => format!("sqlite://{}", data_dir.join("veil.db").display()),
     };
     check_metadata_url(&metadata_url).map_err(|message| invalid("metadata.url", message))?;
-    let max_connections = positive(file.metadata.max_connections.unwrap_or(8), "metadata.max_connections", sources)?;
+    let max_connections = positive(
+        file.metadata.max_connections.unwrap_or(8),
+        "metadata.max_connections",
+        sources,
+    )?;
 
-    let blob_url = file.blob.url.unwrap_or_else(|| format!("file://{}", absolute(&data_dir.join("blobs")).display()));
+    let blob_url = file
+        .blob
+        .url
+        .unwrap_or_else(|| format!("file://{}", absolute(&data_dir.join("blobs")).display()));
     check_blob_url(&blob_url).map_err(|message| invalid("blob.url", message))?;
     if let Some(endpoint) = &file.blob.s3.endpoint {
         check_http_url(endpoint).map_err(|message| invalid("blob.s3.endpoint", message))?;
     }
     let s3 = S3Config {
         endpoint: file.blob.s3.endpoint,
-        region: file.blob.s3.region.unwrap_or_else(|| "us-east-1".to_string()),
+        region: file
+            .blob
+            .s3
+            .region
+            .unwrap_or_else(|| "us-east-1".to_string()),
         access_key_id: secret_value(
             file.blob.s3.access_key_id,
             file.blob.s3.access_key_id_file,
@@ -73,13 +95,21 @@ pub(crate) fn resolve(file: ConfigFile, sources: &KeySources) -> Result<Config, 
     };
 
     let queue = QueueConfig {
-        lease: Duration::from_secs(positive_u64(file.queue.lease_seconds.unwrap_or(30), "queue.lease_seconds", sources)?),
+        lease: Duration::from_secs(positive_u64(
+            file.queue.lease_seconds.unwrap_or(30),
+            "queue.lease_seconds",
+            sources,
+        )?),
         heartbeat: Duration::from_secs(positive_u64(
             file.queue.heartbeat_seconds.unwrap_or(10),
             "queue.heartbeat_seconds",
             sources,
         )?),
-        max_attempts: positive(file.queue.max_attempts.unwrap_or(5), "queue.max_attempts", sources)?,
+        max_attempts: positive(
+            file.queue.max_attempts.unwrap_or(5),
+            "queue.max_attempts",
+            sources,
+        )?,
         backoff_base: Duration::from_millis(file.queue.backoff_base_ms.unwrap_or(500)),
         backoff_max: Duration::from_millis(file.queue.backoff_max_ms.unwrap_or(60_000)),
         poll_interval: Duration::from_millis(positive_u64(
@@ -98,24 +128,42 @@ pub(crate) fn resolve(file: ConfigFile, sources: &KeySources) -> Result<Config, 
         ));
     }
     if queue.backoff_max < queue.backoff_base {
-        return Err(invalid("queue.backoff_max_ms", "must not be smaller than queue.backoff_base_ms".into()));
+        return Err(invalid(
+            "queue.backoff_max_ms",
+            "must not be smaller than queue.backoff_base_ms".into(),
+        ));
     }
 
     let worker = WorkerConfig {
-        concurrency: positive(file.worker.concurrency.unwrap_or(2), "worker.concurrency", sources)?,
+        concurrency: positive(
+            file.worker.concurrency.unwrap_or(2),
+            "worker.concurrency",
+            sources,
+        )?,
     };
 
     let format = match file.log.format.as_deref().unwrap_or("human") {
         "human" => LogFormat::Human,
         "json" => LogFormat::Json,
-        other => return Err(invalid("log.format", format!("expected `human` or `json`, got `{other}`"))),
+        other => {
+            return Err(invalid(
+                "log.format",
+                format!("expected `human` or `json`, got `{other}`"),
+            ))
+        }
     };
-    let log = LogConfig { format, filter: file.log.filter.unwrap_or_else(|| "info".to_string()) };
+    let log = LogConfig {
+        format,
+        filter: file.log.filter.unwrap_or_else(|| "info".to_string()),
+    };
 
     Ok(Config {
         data_dir,
         server: ServerConfig { listen, workers },
-        metadata: MetadataConfig { url: SecretString::from(metadata_url), max_connections },
+        metadata: MetadataConfig {
+            url: SecretString::from(metadata_url),
+            max_connections,
+        },
         blob: BlobConfig { url: blob_url, s3 },
         queue,
         worker,
@@ -134,15 +182,20 @@ fn secret_value(
     match (inline, file) {
         (Some(_), Some(_)) => Err(ConfigError::invalid(
             sources.label(key),
-            format!("set either {} or {}, not both", sources.label(key), sources.label(&file_key)),
+            format!(
+                "set either {} or {}, not both",
+                sources.label(key),
+                sources.label(&file_key)
+            ),
         )),
         (Some(value), None) => Ok(Some(value)),
         (None, Some(path)) => {
-            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::SecretFile {
-                key: sources.label(&file_key),
-                path: PathBuf::from(&path),
-                source,
-            })?;
+            let text =
+                std::fs::read_to_string(&path).map_err(|source| ConfigError::SecretFile {
+                    key: sources.label(&file_key),
+                    path: PathBuf::from(&path),
+                    source,
+                })?;
             Ok(Some(text.trim_end_matches(['\r', '\n']).to_string()))
         }
         (None, None) => Ok(None),
@@ -151,14 +204,20 @@ fn secret_value(
 
 fn positive(value: u32, key: &str, sources: &KeySources) -> Result<u32, ConfigError> {
     if value == 0 {
-        return Err(ConfigError::invalid(sources.label(key), "must be at least 1"));
+        return Err(ConfigError::invalid(
+            sources.label(key),
+            "must be at least 1",
+        ));
     }
     Ok(value)
 }
 
 fn positive_u64(value: u64, key: &str, sources: &KeySources) -> Result<u64, ConfigError> {
     if value == 0 {
-        return Err(ConfigError::invalid(sources.label(key), "must be at least 1"));
+        return Err(ConfigError::invalid(
+            sources.label(key),
+            "must be at least 1",
+        ));
     }
     Ok(value)
 }
@@ -181,7 +240,9 @@ fn check_metadata_url(url: &str) -> Result<(), String> {
     match parsed.scheme() {
         "postgres" | "postgresql" if parsed.host_str().is_some() => Ok(()),
         "postgres" | "postgresql" => Err("postgres URL has no host".into()),
-        other => Err(format!("unsupported scheme `{other}` (expected sqlite:// or postgres://)")),
+        other => Err(format!(
+            "unsupported scheme `{other}` (expected sqlite:// or postgres://)"
+        )),
     }
 }
 
@@ -192,8 +253,12 @@ fn check_blob_url(url: &str) -> Result<(), String> {
     let parsed = url::Url::parse(url).map_err(|err| format!("not a valid URL: `{url}` ({err})"))?;
     match parsed.scheme() {
         "s3" if parsed.host_str().is_some_and(|bucket| !bucket.is_empty()) => Ok(()),
-        "s3" => Err(format!("`{url}` names no bucket (expected s3://bucket/prefix)")),
-        other => Err(format!("unsupported scheme `{other}` (expected file:// or s3://)")),
+        "s3" => Err(format!(
+            "`{url}` names no bucket (expected s3://bucket/prefix)"
+        )),
+        other => Err(format!(
+            "unsupported scheme `{other}` (expected file:// or s3://)"
+        )),
     }
 }
 
@@ -201,6 +266,8 @@ fn check_http_url(url: &str) -> Result<(), String> {
     let parsed = url::Url::parse(url).map_err(|err| format!("not a valid URL: `{url}` ({err})"))?;
     match parsed.scheme() {
         "http" | "https" => Ok(()),
-        other => Err(format!("unsupported scheme `{other}` (expected http:// or https://)")),
+        other => Err(format!(
+            "unsupported scheme `{other}` (expected http:// or https://)"
+        )),
     }
 }

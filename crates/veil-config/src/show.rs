@@ -31,21 +31,42 @@ pub(crate) fn redacted_toml(config: &Config) -> String {
     };
     // Writing to a String cannot fail.
     let _ = writeln!(out, "version = {}", crate::CONFIG_VERSION);
-    let _ = writeln!(out, "data_dir = {}", quoted(&config.data_dir.display().to_string()));
+    let _ = writeln!(
+        out,
+        "data_dir = {}",
+        quoted(&config.data_dir.display().to_string())
+    );
     let _ = writeln!(out, "\n[server]");
-    let _ = writeln!(out, "listen = {}", quoted(&config.server.listen.to_string()));
+    let _ = writeln!(
+        out,
+        "listen = {}",
+        quoted(&config.server.listen.to_string())
+    );
     let _ = writeln!(out, "workers = {}", config.server.workers);
     let _ = writeln!(out, "\n[metadata]");
-    let _ = writeln!(out, "url = {}", quoted(&redact_url(config.metadata.url.expose_secret())));
+    let _ = writeln!(
+        out,
+        "url = {}",
+        quoted(&redact_url(config.metadata.url.expose_secret()))
+    );
     let _ = writeln!(out, "max_connections = {}", config.metadata.max_connections);
     let _ = writeln!(out, "\n[blob]");
     let _ = writeln!(out, "url = {}", quoted(&config.blob.url));
     let _ = writeln!(out, "\n[blob.s3]");
     let _ = optional(&mut out, "endpoint", config.blob.s3.endpoint.clone());
     let _ = writeln!(out, "region = {}", quoted(&config.blob.s3.region));
-    let redacted = |value: &Option<secrecy::SecretString>| value.as_ref().map(|_| REDACTED.to_string());
-    let _ = optional(&mut out, "access_key_id", redacted(&config.blob.s3.access_key_id));
-    let _ = optional(&mut out, "secret_access_key", redacted(&config.blob.s3.secret_access_key));
+    let redacted =
+        |value: &Option<secrecy::SecretString>| value.as_ref().map(|_| REDACTED.to_string());
+    let _ = optional(
+        &mut out,
+        "access_key_id",
+        redacted(&config.blob.s3.access_key_id),
+    );
+    let _ = optional(
+        &mut out,
+        "secret_access_key",
+        redacted(&config.blob.s3.secret_access_key),
+    );
     let _ = writeln!(out, "allow_http = {}", config.blob.s3.allow_http);
     let queue = &config.queue;
     let _ = writeln!(out, "\n[queue]");
@@ -54,7 +75,11 @@ pub(crate) fn redacted_toml(config: &Config) -> String {
     let _ = writeln!(out, "max_attempts = {}", queue.max_attempts);
     let _ = writeln!(out, "backoff_base_ms = {}", queue.backoff_base.as_millis());
     let _ = writeln!(out, "backoff_max_ms = {}", queue.backoff_max.as_millis());
-    let _ = writeln!(out, "poll_interval_ms = {}", queue.poll_interval.as_millis());
+    let _ = writeln!(
+        out,
+        "poll_interval_ms = {}",
+        queue.poll_interval.as_millis()
+    );
     let _ = writeln!(out, "\n[worker]");
     let _ = writeln!(out, "concurrency = {}", config.worker.concurrency);
     let _ = writeln!(out, "\n[log]");

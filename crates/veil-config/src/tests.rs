@@ -6,7 +6,10 @@ use secrecy::ExposeSecret;
 use super::*;
 
 fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn write_config(text: &str) -> tempfile::NamedTempFile {
@@ -25,9 +28,20 @@ fn defaults_are_embedded_and_local() {
     let config = Config::defaults();
     assert_eq!(config.server.listen.to_string(), "127.0.0.1:8851");
     assert_eq!(config.data_dir, PathBuf::from("./veil-data"));
-    assert_eq!(config.metadata.url.expose_secret(), "sqlite://./veil-data/veil.db");
-    assert!(config.blob.url.starts_with("file://"), "{}", config.blob.url);
-    assert!(config.blob.url.ends_with("veil-data/blobs"), "{}", config.blob.url);
+    assert_eq!(
+        config.metadata.url.expose_secret(),
+        "sqlite://./veil-data/veil.db"
+    );
+    assert!(
+        config.blob.url.starts_with("file://"),
+        "{}",
+        config.blob.url
+    );
+    assert!(
+        config.blob.url.ends_with("veil-data/blobs"),
+        "{}",
+        config.blob.url
+    );
     assert_eq!(config.log.format, LogFormat::Human);
 }
 
@@ -36,11 +50,17 @@ fn environment_overrides_the_file() {
     let file = write_config("version = 1\n[server]\nlisten = \"127.0.0.1:9000\"\n");
     let config = Config::load(
         Some(file.path()),
-        &env(&[("VEIL_LISTEN", "0.0.0.0:7000"), ("VEIL_DATA_DIR", "/tmp/veil")]),
+        &env(&[
+            ("VEIL_LISTEN", "0.0.0.0:7000"),
+            ("VEIL_DATA_DIR", "/tmp/veil"),
+        ]),
     )
     .unwrap();
     assert_eq!(config.server.listen.to_string(), "0.0.0.0:7000");
-    assert_eq!(config.metadata.url.expose_secret(), "sqlite:///tmp/veil/veil.db");
+    assert_eq!(
+        config.metadata.url.expose_secret(),
+        "sqlite:///tmp/veil/veil.db"
+    );
 }
 
 #[test]
@@ -69,8 +89,20 @@ fn every_listed_variable_is_applied() {
         pairs.push((var, value));
     }
     let config = Config::load(None, &env(&pairs)).unwrap();
-    assert_eq!(config.metadata.url.expose_secret(), "postgres://veil:pw@db/veil");
-    assert_eq!(config.blob.s3.secret_access_key.as_ref().unwrap().expose_secret(), "s3cret");
+    assert_eq!(
+        config.metadata.url.expose_secret(),
+        "postgres://veil:pw@db/veil"
+    );
+    assert_eq!(
+        config
+            .blob
+            .s3
+            .secret_access_key
+            .as_ref()
+            .unwrap()
+            .expose_secret(),
+        "s3cret"
+    );
     assert_eq!(config.worker.concurrency, 3);
     assert_eq!(config.queue.lease.as_secs(), 20);
     assert_eq!(config.log.format, LogFormat::Json);
@@ -79,7 +111,8 @@ fn every_listed_variable_is_applied() {
 
 #[test]
 fn unknown_key_is_named() {
-    let err = load_text("version = 1\n[server]\nlisten = \"127.0.0.1:1\"\nlistne = 3\n").unwrap_err();
+    let err =
+        load_text("version = 1\n[server]\nlisten = \"127.0.0.1:1\"\nlistne = 3\n").unwrap_err();
     let text = err.to_string();
     assert!(text.contains("server.listne"), "{text}");
     assert!(text.contains("unknown field"), "{text}");
@@ -93,39 +126,76 @@ fn mistyped_value_is_named() {
 
 #[test]
 fn missing_or_wrong_version_is_refused() {
-    assert!(load_text("").unwrap_err().to_string().starts_with("version: missing"));
-    assert!(load_text("version = 7").unwrap_err().to_string().contains("unsupported version 7"));
+    assert!(load_text("")
+        .unwrap_err()
+        .to_string()
+        .starts_with("version: missing"));
+    assert!(load_text("version = 7")
+        .unwrap_err()
+        .to_string()
+        .contains("unsupported version 7"));
 }
 
 #[test]
 fn bad_urls_are_named() {
     let err = load_text("version = 1\n[metadata]\nurl = \"mysql://x/y\"\n").unwrap_err();
-    assert_eq!(err.to_string(), "metadata.url: unsupported scheme `mysql` (expected sqlite:// or postgres://)");
+    assert_eq!(
+        err.to_string(),
+        "metadata.url: unsupported scheme `mysql` (expected sqlite:// or postgres://)"
+    );
     let err = Config::load(None, &env(&[("VEIL_BLOB_URL", "ftp://x")])).unwrap_err();
-    assert!(err.to_string().starts_with("VEIL_BLOB_URL: unsupported scheme `ftp`"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("VEIL_BLOB_URL: unsupported scheme `ftp`"),
+        "{err}"
+    );
     let err = Config::load(None, &env(&[("VEIL_LISTEN", "localhost")])).unwrap_err();
-    assert!(err.to_string().starts_with("VEIL_LISTEN: expected HOST:PORT"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("VEIL_LISTEN: expected HOST:PORT"),
+        "{err}"
+    );
 }
 
 #[test]
 fn unreadable_secret_file_is_named() {
-    let err = Config::load(None, &env(&[("VEIL_S3_SECRET_ACCESS_KEY_FILE", "/nonexistent/secret")])).unwrap_err();
+    let err = Config::load(
+        None,
+        &env(&[("VEIL_S3_SECRET_ACCESS_KEY_FILE", "/nonexistent/secret")]),
+    )
+    .unwrap_err();
     let text = err.to_string();
-    assert!(text.starts_with("VEIL_S3_SECRET_ACCESS_KEY_FILE: cannot read secret file /nonexistent/secret"), "{text}");
+    assert!(
+        text.starts_with(
+            "VEIL_S3_SECRET_ACCESS_KEY_FILE: cannot read secret file /nonexistent/secret"
+        ),
+        "{text}"
+    );
 }
 
 #[test]
 fn bad_numbers_in_environment_are_named() {
     let err = Config::load(None, &env(&[("VEIL_WORKER_CONCURRENCY", "lots")])).unwrap_err();
-    assert_eq!(err.to_string(), "VEIL_WORKER_CONCURRENCY: expected a whole number, got `lots`");
+    assert_eq!(
+        err.to_string(),
+        "VEIL_WORKER_CONCURRENCY: expected a whole number, got `lots`"
+    );
     let err = Config::load(None, &env(&[("VEIL_WORKER_CONCURRENCY", "0")])).unwrap_err();
-    assert_eq!(err.to_string(), "VEIL_WORKER_CONCURRENCY: must be at least 1");
+    assert_eq!(
+        err.to_string(),
+        "VEIL_WORKER_CONCURRENCY: must be at least 1"
+    );
 }
 
 #[test]
 fn heartbeat_must_be_shorter_than_lease() {
-    let err = load_text("version = 1\n[queue]\nlease_seconds = 5\nheartbeat_seconds = 5\n").unwrap_err();
-    assert!(err.to_string().starts_with("queue.heartbeat_seconds: must be shorter"), "{err}");
+    let err =
+        load_text("version = 1\n[queue]\nlease_seconds = 5\nheartbeat_seconds = 5\n").unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("queue.heartbeat_seconds: must be shorter"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -143,7 +213,13 @@ fn redacted_view_hides_secrets_and_is_a_valid_config() {
     assert!(!shown.contains("hunter2"), "{shown}");
     assert!(!shown.contains("topsecret"), "{shown}");
     assert!(!shown.contains("AKIA123"), "{shown}");
-    assert!(shown.contains("postgres://veil:%5Bredacted%5D@db:5432/veil"), "{shown}");
+    assert!(
+        shown.contains("postgres://veil:%5Bredacted%5D@db:5432/veil"),
+        "{shown}"
+    );
     let reparsed = load_text(&shown.replace("access_key_id = \"[redacted]\"\n", ""));
-    assert!(reparsed.is_ok(), "config show output must parse as a config file: {reparsed:?}");
+    assert!(
+        reparsed.is_ok(),
+        "config show output must parse as a config file: {reparsed:?}"
+    );
 }

@@ -19,7 +19,9 @@ pub struct IdParseError {
 macro_rules! uuid_id {
     ($name:ident, $what:literal) => {
         #[doc = concat!("Identifier of a ", $what, ".")]
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+        )]
         #[serde(transparent)]
         pub struct $name(pub Uuid);
 
@@ -72,7 +74,10 @@ mod tests {
     #[test]
     fn bad_id_names_what_was_expected() {
         let err = "nope".parse::<JobId>().unwrap_err();
-        assert_eq!(err.to_string(), "`nope` is not a valid job id (expected a UUID)");
+        assert_eq!(
+            err.to_string(),
+            "`nope` is not a valid job id (expected a UUID)"
+        );
     }
 
     #[test]
@@ -80,6 +85,9 @@ mod tests {
         let job = JobId::new_random();
         assert_eq!(TaskId::for_job(job, 3), TaskId::for_job(job, 3));
         assert_ne!(TaskId::for_job(job, 3), TaskId::for_job(job, 4));
-        assert_ne!(TaskId::for_job(job, 3), TaskId::for_job(JobId::new_random(), 3));
+        assert_ne!(
+            TaskId::for_job(job, 3),
+            TaskId::for_job(JobId::new_random(), 3)
+        );
     }
 }

@@ -56,7 +56,7 @@ pub struct NewJob {
 pub struct JobEvent {
     /// The job the event belongs to.
     pub job_id: JobId,
-    /// Position in the log, starting at 1.
+    /// Position in the log: increases with every event appended.
     pub seq: i64,
     /// When it happened.
     pub at: Timestamp,

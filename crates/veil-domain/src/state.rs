@@ -81,7 +81,10 @@ state_enum!(JobState, "job", [
 impl JobState {
     /// Whether the job can no longer change.
     pub fn is_terminal(self) -> bool {
-        matches!(self, JobState::Succeeded | JobState::Failed | JobState::Cancelled)
+        matches!(
+            self,
+            JobState::Succeeded | JobState::Failed | JobState::Cancelled
+        )
     }
 
     /// Whether the state machine allows moving from `self` to `next`.
@@ -123,7 +126,10 @@ state_enum!(TaskState, "task", [
 impl TaskState {
     /// Whether the task can no longer change.
     pub fn is_terminal(self) -> bool {
-        matches!(self, TaskState::Succeeded | TaskState::Failed | TaskState::Cancelled)
+        matches!(
+            self,
+            TaskState::Succeeded | TaskState::Failed | TaskState::Cancelled
+        )
     }
 }
 
@@ -135,7 +141,10 @@ mod tests {
     fn states_round_trip_through_their_names() {
         for state in JobState::ALL {
             assert_eq!(state.as_str().parse::<JobState>().unwrap(), *state);
-            assert_eq!(serde_json::to_string(state).unwrap(), format!("\"{state}\""));
+            assert_eq!(
+                serde_json::to_string(state).unwrap(),
+                format!("\"{state}\"")
+            );
         }
         for state in TaskState::ALL {
             assert_eq!(state.as_str().parse::<TaskState>().unwrap(), *state);

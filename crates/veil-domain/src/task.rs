@@ -163,7 +163,11 @@ mod tests {
 
     #[test]
     fn progress_fraction_is_clamped_and_handles_empty_totals() {
-        let p = |current, total| Progress { current, total, description: None };
+        let p = |current, total| Progress {
+            current,
+            total,
+            description: None,
+        };
         assert_eq!(p(5, Some(10)).fraction(), Some(0.5));
         assert_eq!(p(12, Some(10)).fraction(), Some(1.0));
         assert_eq!(p(0, Some(0)).fraction(), Some(1.0));
