@@ -1,0 +1,69 @@
+//! The one place where errors become HTTP statuses, with RFC 7807 problem-JSON bodies.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use veil_service::ServiceError;
+
+/// An error answered to an HTTP client.
+#[derive(Debug)]
+pub struct ApiError {
+    /// The status code.
+    pub status: StatusCode,
+    /// What went wrong, naming the field or entity at fault.
+    pub detail: String,
+}
+
+impl ApiError {
+    /// A 400 naming the problem with the request.
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
+        let status = match &err {
+            ServiceError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ServiceError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            ServiceError::Conflict(_) => StatusCode::CONFLICT,
+            ServiceError::Metadata(_) | ServiceError::Queue(_) | ServiceError::Blob(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        };
+        if status.is_server_error() {
+            tracing::error!(error = %err, "request failed on a backend");
+        }
+        Self {
+            status,
+            detail: err.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "type": "about:blank",
+            "title": self.status.canonical_reason().unwrap_or("Error"),
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+        });
+        (
+            self.status,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body.to_string(),
+        )
+            .into_response()
+    }
+}
+
+/// Answers any unknown path.
+pub(crate) async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError {
+        status: StatusCode::NOT_FOUND,
+        detail: format!("no such endpoint: {}", uri.path()),
+    }
+}

@@ -1,0 +1,64 @@
+//! Veil's HTTP layer: a thin axum router over the service layer.
+//!
+//! Handlers parse the request, call one use case and serialise its answer; every error is turned into
+//! a status code and a problem-JSON body in one place ([`ApiError`]). Besides the native API under
+//! `/api`, the server answers `/healthz` (the process is up), `/readyz` (its backends answer) and
+//! `/metrics` (Prometheus text format).
+
+mod error;
+mod jobs;
+mod metrics_layer;
+mod ops;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+use tokio_util::sync::CancellationToken;
+use veil_service::JobService;
+
+pub use error::ApiError;
+pub use metrics_layer::prometheus_handle;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The job use cases.
+    pub jobs: JobService,
+    /// The effective configuration with secrets redacted, for `GET /api/config`.
+    pub redacted_config: Arc<str>,
+}
+
+/// The complete router: native API, operations endpoints, metrics and request tracing.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/jobs", get(jobs::list).post(jobs::submit))
+        .route("/jobs/{id}", get(jobs::describe))
+        .route("/jobs/{id}/cancel", post(jobs::cancel))
+        .route("/jobs/{id}/result", get(jobs::result))
+        .route("/config", get(ops::config))
+        .route("/queue", get(ops::queue_stats))
+        .fallback(error::not_found);
+    Router::new()
+        .nest("/api", api)
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .fallback(error::not_found)
+        .layer(axum::middleware::from_fn(metrics_layer::track_requests))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` fires, then finishes in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let app = router.into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}

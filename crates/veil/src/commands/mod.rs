@@ -1,0 +1,29 @@
+//! One module per command group.
+
+mod config;
+mod job;
+mod process;
+
+use crate::cli::{Cli, Command};
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve {
+            process,
+            listen,
+            workers,
+        } => process::serve(process, listen, workers).await,
+        Command::Worker {
+            process,
+            concurrency,
+        } => process::worker(process, concurrency).await,
+        Command::Job(command) => job::run(command).await,
+        Command::Config(command) => config::run(command).await,
+    }
+}
+
+/// A client for `--server`, with a usage error for a bad URL.
+fn client(server: &str) -> anyhow::Result<veil_client::VeilClient> {
+    veil_client::VeilClient::new(server).map_err(|err| crate::UsageError(err.to_string()).into())
+}

@@ -1,0 +1,144 @@
+//! `veil serve` and `veil worker`: the long-running processes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+use veil_config::{Config, LogFormat};
+use veil_service::JobService;
+use veil_worker::{WorkerPool, WorkerSettings};
+
+use crate::cli::{LogFormatArg, ProcessArgs};
+use crate::platform;
+
+fn load(process: &ProcessArgs) -> anyhow::Result<Config> {
+    let mut config = platform::load_config(process.config.as_deref())?;
+    if let Some(format) = process.log_format {
+        config.log.format = match format {
+            LogFormatArg::Human => LogFormat::Human,
+            LogFormatArg::Json => LogFormat::Json,
+        };
+    }
+    crate::logging::init(config.log.format, &config.log.filter);
+    Ok(config)
+}
+
+/// Fires the returned token on SIGTERM or SIGINT.
+fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let fired = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(term) => term,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "cannot listen for SIGTERM");
+                        let _ = ctrl_c.await;
+                        fired.cancel();
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!(
+            "shutdown requested: no new tasks are claimed; in-flight work finishes or is released"
+        );
+        fired.cancel();
+    });
+    token
+}
+
+fn spawn_workers(
+    config: &Config,
+    platform: &veil_service::Platform,
+    count: u32,
+    shutdown: &CancellationToken,
+) -> Option<tokio::task::JoinHandle<()>> {
+    if count == 0 {
+        return None;
+    }
+    let settings = WorkerSettings::new(count, config.queue.poll_interval);
+    let pool = WorkerPool::new(platform::task_runner(config, platform), settings);
+    Some(tokio::spawn(pool.run(shutdown.clone())))
+}
+
+/// `veil serve`: the HTTP API plus in-process workers.
+pub async fn serve(
+    process: ProcessArgs,
+    listen: Option<SocketAddr>,
+    workers: Option<u32>,
+) -> anyhow::Result<()> {
+    let mut config = load(&process)?;
+    if let Some(listen) = listen {
+        config.server.listen = listen;
+    }
+    if let Some(workers) = workers {
+        config.server.workers = workers;
+    }
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("listen on {}", config.server.listen))?;
+    let backends = platform::connect(&config).await?;
+    let jobs = JobService::new(backends.platform.clone());
+    let recovered = jobs
+        .recover_pending()
+        .await
+        .context("recover jobs left pending")?;
+    if recovered > 0 {
+        tracing::info!(
+            recovered,
+            "re-queued jobs left pending by a previous process"
+        );
+    }
+    let shutdown = shutdown_on_signal();
+    let workers = spawn_workers(
+        &config,
+        &backends.platform,
+        config.server.workers,
+        &shutdown,
+    );
+    let state = veil_server::AppState {
+        jobs,
+        redacted_config: Arc::from(config.to_redacted_toml()),
+    };
+    tracing::info!(
+        listen = %config.server.listen,
+        workers = config.server.workers,
+        data_dir = %config.data_dir.display(),
+        "veil is serving; try: curl http://{}/healthz",
+        config.server.listen
+    );
+    veil_server::serve(listener, veil_server::router(state), shutdown.clone())
+        .await
+        .context("serve HTTP")?;
+    if let Some(workers) = workers {
+        let _ = workers.await;
+    }
+    backends.database.close().await;
+    Ok(())
+}
+
+/// `veil worker`: workers only.
+pub async fn worker(process: ProcessArgs, concurrency: Option<u32>) -> anyhow::Result<()> {
+    let config = load(&process)?;
+    let count = concurrency.unwrap_or(config.worker.concurrency);
+    if count == 0 {
+        return Err(crate::UsageError("--concurrency must be at least 1".into()).into());
+    }
+    let backends = platform::connect(&config).await?;
+    let shutdown = shutdown_on_signal();
+    if let Some(workers) = spawn_workers(&config, &backends.platform, count, &shutdown) {
+        let _ = workers.await;
+    }
+    backends.database.close().await;
+    Ok(())
+}

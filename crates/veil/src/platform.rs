@@ -1,0 +1,84 @@
+//! Composition: turns a validated config into running backends and the service layer.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use veil_config::Config;
+use veil_metadata::Database;
+use veil_queue::{QueueSettings, SqlQueue};
+use veil_service::{Platform, Registry, TaskRunner};
+
+/// The `VEIL_*` variables of this process, the only environment the config sees.
+pub fn veil_environment() -> HashMap<String, String> {
+    std::env::vars()
+        .filter(|(name, _)| name.starts_with("VEIL_"))
+        .collect()
+}
+
+/// Loads and validates the configuration from `path` and the process's `VEIL_*` variables.
+pub fn load_config(path: Option<&Path>) -> Result<Config, veil_config::ConfigError> {
+    Config::load(path, &veil_environment())
+}
+
+/// The connected backends.
+pub struct Backends {
+    /// The service layer's view of them.
+    pub platform: Platform,
+    /// The metadata database (kept to close it on shutdown).
+    pub database: Database,
+}
+
+/// Connects the metadata database (applying migrations), the queue and the blob store.
+pub async fn connect(config: &Config) -> anyhow::Result<Backends> {
+    let url = config.metadata.url.expose_secret();
+    if url.starts_with("sqlite://") {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("create data directory {}", config.data_dir.display()))?;
+    }
+    let database = Database::connect(url, config.metadata.max_connections)
+        .await
+        .context("connect to the metadata database")?;
+    database
+        .migrate()
+        .await
+        .context("migrate the metadata database")?;
+    let settings = QueueSettings {
+        backoff_base: config.queue.backoff_base,
+        backoff_max: config.queue.backoff_max,
+    };
+    let queue = Arc::new(SqlQueue::new(&database, settings));
+    let s3 = veil_blob::S3Settings {
+        endpoint: config.blob.s3.endpoint.clone(),
+        region: config.blob.s3.region.clone(),
+        access_key_id: config
+            .blob
+            .s3
+            .access_key_id
+            .as_ref()
+            .map(|s| s.expose_secret().to_string()),
+        secret_access_key: config
+            .blob
+            .s3
+            .secret_access_key
+            .as_ref()
+            .map(|s| s.expose_secret().to_string()),
+        allow_http: config.blob.s3.allow_http,
+    };
+    let blobs = veil_blob::open(&config.blob.url, &s3).context("open the blob store")?;
+    let platform = Platform {
+        store: database.metadata_store(),
+        queue,
+        blobs,
+        registry: Arc::new(Registry::with_builtin_kinds()),
+        max_attempts: config.queue.max_attempts,
+    };
+    Ok(Backends { platform, database })
+}
+
+/// A task runner with the configured lease and heartbeat.
+pub fn task_runner(config: &Config, platform: &Platform) -> TaskRunner {
+    TaskRunner::new(platform.clone(), config.queue.lease, config.queue.heartbeat)
+}
