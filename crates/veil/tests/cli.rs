@@ -1,0 +1,186 @@
+//! The binary's command line: configuration errors, startup, and the operator commands.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{free_port, veil, wait_healthy, Process};
+
+fn run(args: &[&str], env: &[(&str, String)]) -> (i32, String, String) {
+    let output = veil(env).args(args).output().expect("run veil");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn config_file(text: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), text).unwrap();
+    file
+}
+
+#[test]
+fn unknown_config_key_is_one_line_naming_the_key_with_exit_code_2() {
+    let file = config_file("version = 1\n[server]\nlisten = \"127.0.0.1:1\"\nworkerz = 3\n");
+    let path = file.path().display().to_string();
+    let (code, _, stderr) = run(&["serve", "--config", &path], &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("server.workerz") && stderr.contains("unknown field"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_url_is_named_with_exit_code_2() {
+    let (code, _, stderr) = run(
+        &["serve"],
+        &[("VEIL_METADATA_URL", "mysql://db/veil".into())],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(
+        stderr.trim(),
+        "error: VEIL_METADATA_URL: unsupported scheme `mysql` (expected sqlite:// or postgres://)"
+    );
+    let file = config_file("version = 1\n[blob]\nurl = \"ftp://files/veil\"\n");
+    let path = file.path().display().to_string();
+    let (code, _, stderr) = run(&["worker", "--config", &path], &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr
+            .trim()
+            .starts_with("error: blob.url: unsupported scheme `ftp`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn unreadable_secret_file_is_named_with_exit_code_2() {
+    let env = [(
+        "VEIL_S3_SECRET_ACCESS_KEY_FILE",
+        "/nonexistent/veil-secret".to_string(),
+    )];
+    let (code, _, stderr) = run(&["config", "check"], &env);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.starts_with("error: VEIL_S3_SECRET_ACCESS_KEY_FILE: cannot read secret file /nonexistent/veil-secret"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn missing_config_file_is_named_with_exit_code_2() {
+    let (code, _, stderr) = run(&["serve", "--config", "/nonexistent/veil.toml"], &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("/nonexistent/veil.toml"), "{stderr}");
+}
+
+#[test]
+fn config_check_prints_the_effective_config_with_secrets_redacted() {
+    let env = [
+        (
+            "VEIL_METADATA_URL",
+            "postgres://veil:hunter2@db.internal/veil".to_string(),
+        ),
+        ("VEIL_S3_SECRET_ACCESS_KEY", "very-secret".to_string()),
+    ];
+    let (code, stdout, stderr) = run(&["config", "check"], &env);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("db.internal")
+            && !stdout.contains("hunter2")
+            && !stdout.contains("very-secret"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn unreachable_server_is_reported() {
+    let port = free_port();
+    let (code, _, stderr) = run(
+        &[
+            "job",
+            "list",
+            "--server",
+            &format!("http://127.0.0.1:{port}"),
+        ],
+        &[],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("cannot reach Veil"), "{stderr}");
+    let (code, _, stderr) = run(&["job", "describe", "not-a-uuid"], &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("not a valid job id"), "{stderr}");
+}
+
+#[tokio::test]
+async fn serve_runs_jobs_and_shuts_down_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let env = vec![(
+        "VEIL_DATA_DIR",
+        dir.path().join("data").display().to_string(),
+    )];
+    let mut command = veil(&env);
+    command.args(["serve", "--listen", &format!("127.0.0.1:{port}")]);
+    let mut server = Process::spawn(command, &dir.path().join("serve.log"));
+    assert!(
+        wait_healthy(&base, Duration::from_secs(30)).await,
+        "{}",
+        server.output()
+    );
+    assert!(
+        dir.path().join("data/veil.db").exists(),
+        "embedded SQLite lives in the data dir"
+    );
+
+    let server_env = [("VEIL_SERVER", base.clone())];
+    let (code, stdout, stderr) = run(
+        &[
+            "job",
+            "submit",
+            "echo",
+            "--params",
+            r#"{"message":"hello"}"#,
+            "--wait",
+        ],
+        &server_env,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let id = stdout.trim().to_string();
+    let (code, stdout, _) = run(&["job", "list"], &server_env);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains(&id) && stdout.contains("succeeded"),
+        "{stdout}"
+    );
+    let (code, stdout, _) = run(&["job", "describe", &id], &server_env);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("State     succeeded") && stdout.contains("queued 1 tasks"),
+        "{stdout}"
+    );
+    let (code, _, stderr) = run(&["job", "cancel", &id], &server_env);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("already succeeded"), "{stderr}");
+    let (code, stdout, _) = run(&["config", "show"], &server_env);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains(&format!("listen = \"127.0.0.1:{port}\"")),
+        "{stdout}"
+    );
+
+    let status = server
+        .terminate(Duration::from_secs(20))
+        .expect("serve exits after SIGTERM");
+    assert!(status.success(), "{}", server.output());
+    assert!(
+        server.output().contains("shutdown requested"),
+        "{}",
+        server.output()
+    );
+}
