@@ -65,9 +65,16 @@ impl JobService {
         )
         .await?;
         self.queue_tasks(&job, &tasks).await?;
-        Ok(self.platform.store.get_job(job.id).await?)
+        // Report the job as submitted; a fast worker may already have moved it on.
+        Ok(Job {
+            state: JobState::Queued,
+            ..job
+        })
     }
 
+    /// Marks the job queued, then queues its unfinished tasks. The job is marked first so that a worker
+    /// claiming a task at once finds it `queued`; a crash between the two steps is repaired by
+    /// [`JobService::recover_unqueued`], as enqueueing is idempotent.
     async fn queue_tasks(&self, job: &Job, tasks: &[Task]) -> Result<()> {
         let items: Vec<QueueItem> = tasks
             .iter()
@@ -81,35 +88,39 @@ impl JobService {
                 max_attempts: self.platform.max_attempts,
             })
             .collect();
-        for chunk in items.chunks(500) {
-            self.platform.queue.enqueue(chunk).await?;
-        }
-        let queued = self
+        let newly_queued = self
             .platform
             .store
             .transition_job(job.id, &[JobState::Pending], JobState::Queued, now(), None)
             .await?;
-        if queued {
+        for chunk in items.chunks(500) {
+            self.platform.queue.enqueue(chunk).await?;
+        }
+        if newly_queued {
             self.append_event(job.id, &format!("queued {} tasks", items.len()))
                 .await?;
         }
         Ok(())
     }
 
-    /// Re-queues the tasks of jobs that were stored but not queued when a process died. Enqueueing is
-    /// idempotent, so this is safe to run on every start. Returns how many jobs were recovered.
-    pub async fn recover_pending(&self) -> Result<usize> {
-        let filter = JobFilter {
-            state: Some(JobState::Pending),
-            kind: None,
-            limit: Some(MAX_LIST_LIMIT),
-        };
-        let pending = self.platform.store.list_jobs(&filter).await?;
-        for job in &pending {
+    /// Re-queues the tasks of jobs that were stored but whose tasks may not have reached the queue when a
+    /// process died (jobs still `pending` or `queued`). Enqueueing is idempotent, so this is safe to run
+    /// on every start. Returns how many jobs were looked at.
+    pub async fn recover_unqueued(&self) -> Result<usize> {
+        let mut unfinished = Vec::new();
+        for state in [JobState::Pending, JobState::Queued] {
+            let filter = JobFilter {
+                state: Some(state),
+                kind: None,
+                limit: Some(MAX_LIST_LIMIT),
+            };
+            unfinished.extend(self.platform.store.list_jobs(&filter).await?);
+        }
+        for job in &unfinished {
             let tasks = self.platform.store.list_tasks(job.id).await?;
             self.queue_tasks(job, &tasks).await?;
         }
-        Ok(pending.len())
+        Ok(unfinished.len())
     }
 
     /// The job with this id.
@@ -151,7 +162,6 @@ impl JobService {
 
     /// Cancels a job that has not finished: queued tasks are removed and running ones are told to stop.
     pub async fn cancel(&self, id: JobId, by: &str) -> Result<Job> {
-        let job = self.platform.store.get_job(id).await?;
         let active = [JobState::Pending, JobState::Queued, JobState::Running];
         let at = now();
         if !self
@@ -160,9 +170,9 @@ impl JobService {
             .transition_job(id, &active, JobState::Cancelled, at, None)
             .await?
         {
+            let current = self.platform.store.get_job(id).await?.state;
             return Err(ServiceError::Conflict(format!(
-                "job {id} is already {}",
-                job.state
+                "job {id} is already {current}"
             )));
         }
         let dequeued = self.platform.queue.cancel_job(id).await?;

@@ -126,7 +126,13 @@ impl TaskRunner {
         if self
             .platform
             .store
-            .transition_job(job.id, &[JobState::Queued], JobState::Running, now(), None)
+            .transition_job(
+                job.id,
+                &[JobState::Pending, JobState::Queued],
+                JobState::Running,
+                now(),
+                None,
+            )
             .await?
         {
             self.event(&job, "started").await?;
@@ -248,6 +254,17 @@ impl TaskRunner {
             );
             return self.fail_for_good(&job, &delivery, &message).await;
         }
+        let message = match delivery.attempt {
+            1 => format!(
+                "all {} tasks succeeded; running the final step",
+                job.task_count
+            ),
+            n => format!(
+                "all {} tasks succeeded; running the final step (attempt {n})",
+                job.task_count
+            ),
+        };
+        self.event(&job, &message).await?;
         let started = Instant::now();
         let delivery = Arc::new(delivery);
         let keys = result_keys.clone();
@@ -303,7 +320,8 @@ impl TaskRunner {
         Ok(outcome)
     }
 
-    /// Queues the job's final step once every task has succeeded (idempotent).
+    /// Queues the job's final step once every task has succeeded. Idempotent: the final step has a
+    /// deterministic task id, so tasks finishing at the same moment queue it once.
     async fn fan_in(&self, job: &Job) -> Result<()> {
         let counts = self.platform.store.count_tasks(job.id).await?;
         if counts.succeeded < job.task_count {
@@ -318,11 +336,7 @@ impl TaskRunner {
             max_attempts: self.platform.max_attempts,
         };
         self.platform.queue.enqueue(&[item]).await?;
-        self.event(
-            job,
-            &format!("all {} tasks succeeded; final step queued", job.task_count),
-        )
-        .await
+        Ok(())
     }
 
     async fn attempt_failed(

@@ -380,8 +380,11 @@ async fn jobs_stored_but_not_queued_are_recovered() {
         .await
         .unwrap();
     assert!(h.queue.claim("w", LEASE).await.unwrap().is_none());
-    assert_eq!(h.jobs.recover_pending().await.unwrap(), 1);
-    assert_eq!(h.jobs.recover_pending().await.unwrap(), 0);
+    assert_eq!(h.jobs.recover_unqueued().await.unwrap(), 1);
+    assert_eq!(h.queue.stats().await.unwrap().ready, 1);
+    // Running recovery again (every start does) queues nothing twice.
+    h.jobs.recover_unqueued().await.unwrap();
+    assert_eq!(h.queue.stats().await.unwrap().ready, 1);
     assert_eq!(h.drive(job.id).await.state, JobState::Succeeded);
     assert_eq!(
         h.jobs.result(job.id).await.unwrap_err().to_string(),

@@ -90,7 +90,7 @@ pub async fn serve(
     let backends = platform::connect(&config).await?;
     let jobs = JobService::new(backends.platform.clone());
     let recovered = jobs
-        .recover_pending()
+        .recover_unqueued()
         .await
         .context("recover jobs left pending")?;
     if recovered > 0 {
