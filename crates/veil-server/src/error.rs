@@ -1,6 +1,8 @@
 //! The one place where errors become HTTP statuses, with RFC 7807 problem-JSON bodies.
 
-use axum::http::{header, StatusCode};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::OriginalUri;
+use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use veil_service::ServiceError;
 
@@ -60,10 +62,37 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Answers any unknown path.
-pub(crate) async fn not_found(uri: axum::http::Uri) -> ApiError {
+/// Extractor rejections keep axum's status and message but are answered as problem JSON, like every
+/// other error.
+macro_rules! from_rejection {
+    ($($rejection:ty),+ $(,)?) => {
+        $(
+            impl From<$rejection> for ApiError {
+                fn from(rejection: $rejection) -> Self {
+                    Self {
+                        status: rejection.status(),
+                        detail: rejection.body_text(),
+                    }
+                }
+            }
+        )+
+    };
+}
+
+from_rejection!(BytesRejection, PathRejection, QueryRejection);
+
+/// Answers any unknown path. `OriginalUri`, because a nested router sees the path without its prefix.
+pub(crate) async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {
     ApiError {
         status: StatusCode::NOT_FOUND,
         detail: format!("no such endpoint: {}", uri.path()),
+    }
+}
+
+/// Answers a known path called with a method it does not support (axum adds the `Allow` header).
+pub(crate) async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        detail: format!("method {method} is not allowed on {}", uri.path()),
     }
 }

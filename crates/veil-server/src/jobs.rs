@@ -1,6 +1,7 @@
 //! `/api/jobs`: submit, list, describe, cancel and fetch results.
 
 use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
@@ -26,9 +27,9 @@ pub(crate) struct ListQuery {
 
 pub(crate) async fn list(
     State(state): State<AppState>,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<Vec<Job>>, ApiError> {
-    let Query(query) = query.map_err(|err| ApiError::bad_request(err.body_text()))?;
+    let Query(query) = query?;
     let job_state = match query.state.as_deref() {
         Some(text) => Some(
             text.parse::<JobState>()
@@ -46,8 +47,9 @@ pub(crate) async fn list(
 
 pub(crate) async fn submit(
     State(state): State<AppState>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let body = body?;
     let request: NewJob = serde_json::from_slice(&body)
         .map_err(|err| ApiError::bad_request(format!("invalid job request body: {err}")))?;
     let job = state.jobs.submit(request).await?;
@@ -56,24 +58,25 @@ pub(crate) async fn submit(
 
 pub(crate) async fn describe(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<JobDescription>, ApiError> {
-    Ok(Json(state.jobs.describe(parse_job_id(&id)?).await?))
+    let id = parse_job_id(&path?.0)?;
+    Ok(Json(state.jobs.describe(id).await?))
 }
 
 pub(crate) async fn cancel(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Job>, ApiError> {
-    Ok(Json(
-        state.jobs.cancel(parse_job_id(&id)?, "operator").await?,
-    ))
+    let id = parse_job_id(&path?.0)?;
+    Ok(Json(state.jobs.cancel(id, "operator").await?))
 }
 
 pub(crate) async fn result(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let bytes = state.jobs.result(parse_job_id(&id)?).await?;
+    let id = parse_job_id(&path?.0)?;
+    let bytes = state.jobs.result(id).await?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes))
 }

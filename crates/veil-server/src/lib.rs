@@ -32,6 +32,9 @@ pub struct AppState {
 
 /// The complete router: native API, operations endpoints, metrics and request tracing.
 pub fn router(state: AppState) -> Router {
+    // Install the recorder now: until it is installed, every counter and histogram update (requests,
+    // tasks run by in-process workers) goes nowhere, so waiting for the first scrape would lose them.
+    let _ = prometheus_handle();
     let api = Router::new()
         .route("/jobs", get(jobs::list).post(jobs::submit))
         .route("/jobs/{id}", get(jobs::describe))
@@ -39,12 +42,14 @@ pub fn router(state: AppState) -> Router {
         .route("/jobs/{id}/result", get(jobs::result))
         .route("/config", get(ops::config))
         .route("/queue", get(ops::queue_stats))
+        .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(error::not_found);
     Router::new()
         .nest("/api", api)
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(metrics_layer::track_requests))
         .layer(tower_http::trace::TraceLayer::new_for_http())

@@ -1,7 +1,7 @@
 //! Request metrics and the process-wide Prometheus recorder.
 
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
@@ -11,6 +11,9 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
+
+/// How often histogram samples are drained into their buckets.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The process's Prometheus recorder, installed on first use.
 pub fn prometheus_handle() -> PrometheusHandle {
@@ -27,6 +30,8 @@ pub fn prometheus_handle() -> PrometheusHandle {
                         tracing::warn!(
                             "a metrics recorder was already installed; /metrics will be empty"
                         );
+                    } else {
+                        spawn_upkeep(handle.clone());
                     }
                     handle
                 }
@@ -37,6 +42,21 @@ pub fn prometheus_handle() -> PrometheusHandle {
             }
         })
         .clone()
+}
+
+/// Drains histogram samples into their buckets every few seconds. A recorder built with
+/// `build_recorder` leaves this to its owner; without it, samples pile up in memory between scrapes
+/// (forever, when nothing scrapes `/metrics`).
+fn spawn_upkeep(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("veil-metrics-upkeep".to_string())
+        .spawn(move || loop {
+            std::thread::sleep(UPKEEP_INTERVAL);
+            handle.run_upkeep();
+        });
+    if let Err(err) = spawned {
+        tracing::warn!(error = %err, "metrics upkeep thread could not be started");
+    }
 }
 
 /// Counts requests and records their latency by method, route template and status.

@@ -1,0 +1,17 @@
+//! The HTTP API end to end: the whole app (server, in-process workers, a fresh database, a memory blob
+//! store) runs in-process on an ephemeral port and is driven over real HTTP, through the typed
+//! `VeilClient` and through raw `reqwest` where status codes and headers matter.
+//!
+//! Cases live in `tests/api/`: job lifecycle and listing in `jobs.rs`, error answers in `errors.rs`,
+//! cancellation in `cancel.rs`, operations endpoints (health, readiness, config, metrics) in `ops.rs`.
+
+mod common;
+
+#[path = "api/cancel.rs"]
+mod cancel;
+#[path = "api/errors.rs"]
+mod errors;
+#[path = "api/jobs.rs"]
+mod jobs;
+#[path = "api/ops.rs"]
+mod ops;
