@@ -95,12 +95,12 @@ pub(crate) fn resolve(file: ConfigFile, sources: &KeySources) -> Result<Config, 
     };
 
     let queue = QueueConfig {
-        lease: Duration::from_secs(positive_u64(
+        lease: Duration::from_secs(positive(
             file.queue.lease_seconds.unwrap_or(30),
             "queue.lease_seconds",
             sources,
         )?),
-        heartbeat: Duration::from_secs(positive_u64(
+        heartbeat: Duration::from_secs(positive(
             file.queue.heartbeat_seconds.unwrap_or(10),
             "queue.heartbeat_seconds",
             sources,
@@ -112,7 +112,7 @@ pub(crate) fn resolve(file: ConfigFile, sources: &KeySources) -> Result<Config, 
         )?,
         backoff_base: Duration::from_millis(file.queue.backoff_base_ms.unwrap_or(500)),
         backoff_max: Duration::from_millis(file.queue.backoff_max_ms.unwrap_or(60_000)),
-        poll_interval: Duration::from_millis(positive_u64(
+        poll_interval: Duration::from_millis(positive(
             file.queue.poll_interval_ms.unwrap_or(200),
             "queue.poll_interval_ms",
             sources,
@@ -202,18 +202,13 @@ fn secret_value(
     }
 }
 
-fn positive(value: u32, key: &str, sources: &KeySources) -> Result<u32, ConfigError> {
-    if value == 0 {
-        return Err(ConfigError::invalid(
-            sources.label(key),
-            "must be at least 1",
-        ));
-    }
-    Ok(value)
-}
-
-fn positive_u64(value: u64, key: &str, sources: &KeySources) -> Result<u64, ConfigError> {
-    if value == 0 {
+/// Refuses zero for settings that count something (workers, attempts, seconds).
+fn positive<T: PartialEq + Default>(
+    value: T,
+    key: &str,
+    sources: &KeySources,
+) -> Result<T, ConfigError> {
+    if value == T::default() {
         return Err(ConfigError::invalid(
             sources.label(key),
             "must be at least 1",
