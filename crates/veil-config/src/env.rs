@@ -34,6 +34,10 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("VEIL_QUEUE_BACKOFF_MAX_MS", "queue.backoff_max_ms"),
     ("VEIL_QUEUE_POLL_INTERVAL_MS", "queue.poll_interval_ms"),
     ("VEIL_WORKER_CONCURRENCY", "worker.concurrency"),
+    (
+        "VEIL_WORKER_SHUTDOWN_GRACE_SECONDS",
+        "worker.shutdown_grace_seconds",
+    ),
     ("VEIL_LOG_FORMAT", "log.format"),
     ("VEIL_LOG", "log.filter"),
 ];
@@ -115,6 +119,9 @@ pub(crate) fn apply(
             }
             "queue.poll_interval_ms" => {
                 file.queue.poll_interval_ms = Some(parse(var, value, "a whole number")?)
+            }
+            "worker.shutdown_grace_seconds" => {
+                file.worker.shutdown_grace_seconds = Some(parse(var, value, "a whole number")?)
             }
             "worker.concurrency" => {
                 file.worker.concurrency = Some(parse(var, value, "a whole number")?)

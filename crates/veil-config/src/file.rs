@@ -76,6 +76,7 @@ pub(crate) struct QueueSection {
 #[serde(deny_unknown_fields)]
 pub(crate) struct WorkerSection {
     pub concurrency: Option<u32>,
+    pub shutdown_grace_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

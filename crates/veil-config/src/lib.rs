@@ -109,6 +109,8 @@ pub struct QueueConfig {
 pub struct WorkerConfig {
     /// Tasks one `veil worker` process runs at once.
     pub concurrency: u32,
+    /// How long in-flight tasks may run on after SIGTERM before they are released to the queue.
+    pub shutdown_grace: Duration,
 }
 
 /// How logs are written.

@@ -140,6 +140,7 @@ pub(crate) fn resolve(file: ConfigFile, sources: &KeySources) -> Result<Config, 
             "worker.concurrency",
             sources,
         )?,
+        shutdown_grace: Duration::from_secs(file.worker.shutdown_grace_seconds.unwrap_or(10)),
     };
 
     let format = match file.log.format.as_deref().unwrap_or("human") {

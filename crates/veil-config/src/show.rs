@@ -82,6 +82,11 @@ pub(crate) fn redacted_toml(config: &Config) -> String {
     );
     let _ = writeln!(out, "\n[worker]");
     let _ = writeln!(out, "concurrency = {}", config.worker.concurrency);
+    let _ = writeln!(
+        out,
+        "shutdown_grace_seconds = {}",
+        config.worker.shutdown_grace.as_secs()
+    );
     let _ = writeln!(out, "\n[log]");
     let format = match config.log.format {
         LogFormat::Human => "human",

@@ -184,3 +184,94 @@ async fn serve_runs_jobs_and_shuts_down_cleanly_on_sigterm() {
         server.output()
     );
 }
+
+#[tokio::test]
+async fn sigterm_releases_unfinished_tasks_after_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let env = vec![
+        (
+            "VEIL_DATA_DIR",
+            dir.path().join("data").display().to_string(),
+        ),
+        ("VEIL_WORKER_SHUTDOWN_GRACE_SECONDS", "1".to_string()),
+        ("VEIL_QUEUE_POLL_INTERVAL_MS", "50".to_string()),
+    ];
+    let mut command = veil(&env);
+    command.args([
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--workers",
+        "2",
+    ]);
+    let mut server = Process::spawn(command, &dir.path().join("serve.log"));
+    assert!(
+        wait_healthy(&base, Duration::from_secs(30)).await,
+        "{}",
+        server.output()
+    );
+
+    let client = veil_client::VeilClient::new(&base).unwrap();
+    let params = serde_json::json!({ "tasks": 2, "millis": 600_000 });
+    let request = veil_domain::NewJob {
+        kind: "sleep".into(),
+        params,
+        owner: None,
+    };
+    let job = client.submit_job(&request).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let tasks = client.describe_job(job.id).await.unwrap().tasks;
+        if tasks
+            .iter()
+            .all(|t| t.state == veil_domain::TaskState::Running)
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tasks never started: {tasks:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let status = server
+        .terminate(Duration::from_secs(30))
+        .expect("serve exits after the grace period");
+    assert!(status.success(), "{}", server.output());
+    let log = server.output();
+    assert!(
+        log.contains("grace period over; releasing unfinished tasks"),
+        "{log}"
+    );
+
+    // The tasks went back to the queue unfinished, without spending an attempt; a new process takes them.
+    let mut command = veil(&env);
+    command.args([
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--workers",
+        "0",
+    ]);
+    let _restarted = Process::spawn(command, &dir.path().join("serve2.log"));
+    assert!(wait_healthy(&base, Duration::from_secs(30)).await);
+    let description = client.describe_job(job.id).await.unwrap();
+    assert!(
+        description
+            .tasks
+            .iter()
+            .all(|t| t.state == veil_domain::TaskState::Queued),
+        "{:?}",
+        description.tasks
+    );
+    let released = description
+        .events
+        .iter()
+        .filter(|e| e.message.contains("released unfinished"))
+        .count();
+    assert_eq!(released, 2, "{:?}", description.events);
+    assert_eq!(client.queue_stats().await.unwrap().ready, 2);
+}

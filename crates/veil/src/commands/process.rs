@@ -66,7 +66,8 @@ fn spawn_workers(
     if count == 0 {
         return None;
     }
-    let settings = WorkerSettings::new(count, config.queue.poll_interval);
+    let mut settings = WorkerSettings::new(count, config.queue.poll_interval);
+    settings.shutdown_grace = config.worker.shutdown_grace;
     let pool = WorkerPool::new(platform::task_runner(config, platform), settings);
     Some(tokio::spawn(pool.run(shutdown.clone())))
 }
