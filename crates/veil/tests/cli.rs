@@ -126,7 +126,13 @@ async fn serve_runs_jobs_and_shuts_down_cleanly_on_sigterm() {
         dir.path().join("data").display().to_string(),
     )];
     let mut command = veil(&env);
-    command.args(["serve", "--listen", &format!("127.0.0.1:{port}")]);
+    command.args([
+        "serve",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--log-format",
+        "json",
+    ]);
     let mut server = Process::spawn(command, &dir.path().join("serve.log"));
     assert!(
         wait_healthy(&base, Duration::from_secs(30)).await,
@@ -178,11 +184,15 @@ async fn serve_runs_jobs_and_shuts_down_cleanly_on_sigterm() {
         .terminate(Duration::from_secs(20))
         .expect("serve exits after SIGTERM");
     assert!(status.success(), "{}", server.output());
-    assert!(
-        server.output().contains("shutdown requested"),
-        "{}",
-        server.output()
-    );
+    let log = server.output();
+    assert!(log.contains("shutdown requested"), "{log}");
+    for line in log.lines() {
+        let parsed: Result<serde_json::Value, _> = serde_json::from_str(line);
+        assert!(
+            parsed.is_ok(),
+            "--log-format json writes one JSON object per line: {line}"
+        );
+    }
 }
 
 #[tokio::test]
