@@ -70,6 +70,9 @@ pub enum Command {
     /// Show or check configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Record linkage on local files: encode, block, compare, solve, evaluate, generate test data.
+    #[command(subcommand)]
+    Link(crate::commands::link::LinkCommand),
 }
 
 /// `veil job …`

@@ -2,6 +2,7 @@
 
 mod config;
 mod job;
+pub mod link;
 mod process;
 
 use crate::cli::{Cli, Command};
@@ -20,6 +21,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => process::worker(process, concurrency).await,
         Command::Job(command) => job::run(command).await,
         Command::Config(command) => config::run(command).await,
+        Command::Link(command) => link::run(command).await,
     }
 }
 
