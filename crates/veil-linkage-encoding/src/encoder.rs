@@ -6,10 +6,12 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine;
 use foldhash::fast::FixedState;
+use hashbrown::HashTable;
 
 use crate::error::RecordError;
 use crate::format::validate_and_format;
@@ -25,8 +27,8 @@ const VALUE_CACHE_MAX_LEN: usize = 64;
 const VALUE_CACHE_MAX_POSITIONS: usize = 512;
 /// Entries per feature and thread before a cache is cleared.
 const CACHE_CAPACITY: usize = 1 << 13;
-/// Tokens longer than this (bytes) are not memoised.
-const TOKEN_KEY_LEN: usize = 16;
+/// Tokens longer than this (bytes) are not memoised (the length goes in the key's top byte).
+const TOKEN_KEY_LEN: usize = 15;
 
 /// A Cryptographic Linkage Key: `l / 8` bytes, bit `i` in byte `i / 8` under mask `0x80 >> (i % 8)`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -121,27 +123,240 @@ impl std::fmt::Debug for Encoder {
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-type TokenKey = (u128, u8);
-type ValueCache = HashMap<Box<str>, CachedBits, FixedState>;
+/// A token of at most [`TOKEN_KEY_LEN`] bytes packed injectively with its length.
+type TokenKey = u128;
 
-/// Bits a feature value sets: a bitmap for small filters, else the positions.
-enum CachedBits {
-    Words(Box<[u64]>),
-    Positions(Box<[u32]>),
+/// Slots of a direct block: one per second byte, then the one-byte token.
+const BLOCK_SLOTS: usize = 257;
+// Direct slots hold `index + 1` as `u16`.
+const _: () = assert!(CACHE_CAPACITY < u16::MAX as usize);
+
+/// Token → hash memo of one feature. One- and two-byte tokens (ASCII bigrams and unigrams, the
+/// common case) index small direct tables (one block of slots per first byte seen); tokens up
+/// to [`TOKEN_KEY_LEN`] bytes go through a hash map; longer ones are not memoised.
+struct TokenCache {
+    /// First byte → direct block number + 1 (0: no block yet).
+    blocks: [u16; 256],
+    /// Blocks of `BLOCK_SLOTS` slots: 0 = absent, else index + 1 in `hashes`.
+    direct: Vec<u16>,
+    map: HashMap<TokenKey, u32, FixedState>,
+    hashes: Vec<TokenHash>,
+    /// The hash of the last token that could not be memoised.
+    spare: Option<TokenHash>,
 }
 
-/// Filters up to this many bits memoise values as bitmaps.
-const BITMAP_MAX_BITS: usize = 4096;
-type TokenCache = HashMap<TokenKey, TokenHash, FixedState>;
+impl TokenCache {
+    fn new() -> TokenCache {
+        TokenCache {
+            blocks: [0; 256],
+            direct: Vec::new(),
+            map: HashMap::default(),
+            hashes: Vec::with_capacity(256),
+            spare: None,
+        }
+    }
 
-/// Per-thread working memory and memo caches for one encoder.
+    /// The memoised hash of `token`, computing and memoising it with `hash` if needed.
+    #[inline]
+    fn get_or_insert<E>(
+        &mut self,
+        token: &[u8],
+        hash: impl FnOnce() -> Result<TokenHash, E>,
+    ) -> Result<&TokenHash, E> {
+        let direct = match *token {
+            [a] => Some((usize::from(a), BLOCK_SLOTS - 1)),
+            [a, b] => Some((usize::from(a), usize::from(b))),
+            _ => None,
+        };
+        if let Some((first, second)) = direct {
+            let block = usize::from(self.blocks[first]);
+            if block != 0 {
+                let i = usize::from(self.direct[(block - 1) * BLOCK_SLOTS + second]);
+                if i != 0 {
+                    return Ok(&self.hashes[i - 1]);
+                }
+            }
+            let th = hash()?;
+            let i = self.push(th);
+            let mut block = usize::from(self.blocks[first]);
+            if block == 0 {
+                self.direct.resize(self.direct.len() + BLOCK_SLOTS, 0);
+                block = self.direct.len() / BLOCK_SLOTS;
+                self.blocks[first] = block as u16;
+            }
+            self.direct[(block - 1) * BLOCK_SLOTS + second] = (i + 1) as u16;
+            return Ok(&self.hashes[i]);
+        }
+        let Some(key) = token_key(token) else {
+            return Ok(self.spare.insert(hash()?));
+        };
+        if let Some(&i) = self.map.get(&key) {
+            return Ok(&self.hashes[i as usize]);
+        }
+        let th = hash()?;
+        let i = self.push(th);
+        self.map.insert(key, i as u32);
+        Ok(&self.hashes[i])
+    }
+
+    fn clear(&mut self) {
+        self.hashes.clear();
+        self.map.clear();
+        self.blocks = [0; 256];
+        self.direct.clear();
+    }
+
+    /// Appends `th` (clearing the memo first when full) and returns its index.
+    fn push(&mut self, th: TokenHash) -> usize {
+        if self.hashes.len() >= CACHE_CAPACITY {
+            self.clear();
+        }
+        self.hashes.push(th);
+        self.hashes.len() - 1
+    }
+}
+
+/// Filters up to this many bits memoise values as bitmaps (else as bit positions).
+const BITMAP_MAX_BITS: usize = 4096;
+/// Words of the largest memoised bitmap.
+const BITMAP_WORDS: usize = BITMAP_MAX_BITS / 64;
+
+/// A value's bits while they are set, for filters of up to [`BITMAP_MAX_BITS`] bits.
+struct Bitmap(Box<[u64; BITMAP_WORDS]>);
+
+impl Default for Bitmap {
+    fn default() -> Bitmap {
+        Bitmap(Box::new([0; BITMAP_WORDS]))
+    }
+}
+
+/// `ValueKey` marker (top byte) of a value longer than [`TOKEN_KEY_LEN`] bytes.
+const LONG_VALUE: u128 = 0xff << 120;
+
+/// A value to look up: short values packed with [`token_key`], longer ones compared bytewise.
+#[derive(Clone, Copy)]
+struct ValueKey<'a> {
+    /// `token_key(value)`, or [`LONG_VALUE`].
+    packed: u128,
+    bytes: &'a [u8],
+    hash: u64,
+}
+
+impl<'a> ValueKey<'a> {
+    #[inline]
+    fn new(value: &'a str, hasher: &FixedState) -> ValueKey<'a> {
+        let bytes = value.as_bytes();
+        match token_key(bytes) {
+            Some(packed) => ValueKey {
+                packed,
+                bytes,
+                hash: hasher.hash_one(packed),
+            },
+            None => ValueKey {
+                packed: LONG_VALUE,
+                bytes,
+                hash: hasher.hash_one(bytes),
+            },
+        }
+    }
+}
+
+/// One memoised value: the packed value (or, for long values, [`LONG_VALUE`] | its offset and
+/// length in `ValueCache::keys`) and the range of its bits in `ValueCache::chunks`.
+#[derive(Clone, Copy)]
+struct ValueEntry {
+    key: u128,
+    hash: u64,
+    bits: u32,
+    bits_len: u32,
+}
+
+/// Words per chunk of `ValueCache::chunks`; a value's bits (at most [`BITMAP_WORDS`] or
+/// [`VALUE_CACHE_MAX_POSITIONS`] words) never straddle chunks.
+const CHUNK_WORDS: usize = 1 << 13;
+const _: () = assert!(BITMAP_WORDS <= CHUNK_WORDS && VALUE_CACHE_MAX_POSITIONS <= CHUNK_WORDS);
+
+/// Value → bits a feature sets (a bitmap of `hash_len` bits, or the positions as `u64`s),
+/// with long keys and all bits kept in arenas so that memoising a value allocates nothing
+/// (bits in fixed-size chunks, so growing never copies).
+#[derive(Default)]
+struct ValueCache {
+    table: HashTable<ValueEntry>,
+    keys: Vec<u8>,
+    /// Chunks of `CHUNK_WORDS` capacity; the first `used` are in use (kept for reuse).
+    chunks: Vec<Vec<u64>>,
+    used: usize,
+}
+
+impl ValueCache {
+    fn clear(&mut self) {
+        self.table.clear();
+        self.keys.clear();
+        self.used = 0;
+    }
+
+    /// Appends `bits` (at most `CHUNK_WORDS`) to the arena and returns their offset.
+    fn push_bits(&mut self, bits: impl ExactSizeIterator<Item = u64>) -> usize {
+        if self.used == 0 || self.chunks[self.used - 1].len() + bits.len() > CHUNK_WORDS {
+            if self.used == self.chunks.len() {
+                self.chunks.push(Vec::with_capacity(CHUNK_WORDS));
+            }
+            self.chunks[self.used].clear();
+            self.used += 1;
+        }
+        let chunk = &mut self.chunks[self.used - 1];
+        let offset = (self.used - 1) * CHUNK_WORDS + chunk.len();
+        chunk.extend(bits);
+        offset
+    }
+
+    #[inline]
+    fn get(&self, key: &ValueKey<'_>) -> Option<&[u64]> {
+        let e = self.table.find(key.hash, |e| {
+            if key.packed != LONG_VALUE {
+                return e.key == key.packed;
+            }
+            if e.key & LONG_VALUE != LONG_VALUE || e.hash != key.hash {
+                return false;
+            }
+            let (start, len) = (e.key as u32 as usize, (e.key >> 32) as u32 as usize);
+            self.keys[start..start + len] == *key.bytes
+        })?;
+        let (chunk, start) = (e.bits as usize / CHUNK_WORDS, e.bits as usize % CHUNK_WORDS);
+        Some(&self.chunks[chunk][start..start + e.bits_len as usize])
+    }
+
+    fn insert(&mut self, key: &ValueKey<'_>, bits: impl ExactSizeIterator<Item = u64>) {
+        if self.table.len() >= CACHE_CAPACITY {
+            self.clear();
+        }
+        let packed = if key.packed == LONG_VALUE {
+            let start = self.keys.len() as u128;
+            self.keys.extend_from_slice(key.bytes);
+            LONG_VALUE | start | ((key.bytes.len() as u128) << 32)
+        } else {
+            key.packed
+        };
+        let bits_len = bits.len() as u32;
+        let entry = ValueEntry {
+            key: packed,
+            hash: key.hash,
+            bits: self.push_bits(bits) as u32,
+            bits_len,
+        };
+        self.table.insert_unique(key.hash, entry, |e| e.hash);
+    }
+}
+
+/// Per-thread working memory and memo caches for one encoder (`encoder_id`; 0 = none).
+#[derive(Default)]
 struct Scratch {
     encoder_id: u64,
     values: Vec<ValueCache>,
     tokens: Vec<TokenCache>,
     buf: TokenBuf,
     positions: Vec<u32>,
-    words: Vec<u64>,
+    words: Bitmap,
     filter: Vec<u64>,
     bytes: Vec<u8>,
 }
@@ -150,15 +365,36 @@ thread_local! {
     static SCRATCH: RefCell<Option<Scratch>> = const { RefCell::new(None) };
 }
 
+/// Packs a token of at most [`TOKEN_KEY_LEN`] bytes little-endian (byte `i` in bits
+/// `8i..8i + 8`) with its length in the top byte. Overlapping loads are shifted to their exact
+/// position, so overlapping bytes OR with themselves: the packing is exact, hence injective.
+#[inline]
 fn token_key(token: &[u8]) -> Option<TokenKey> {
-    if token.len() > TOKEN_KEY_LEN {
-        return None;
-    }
-    let key = token
-        .iter()
-        .enumerate()
-        .fold(0u128, |acc, (i, &b)| acc | (u128::from(b) << (8 * i)));
-    Some((key, token.len() as u8))
+    let n = token.len();
+    let packed = match n {
+        0 => 0,
+        1..=3 => u128::from(
+            u64::from(token[0])
+                | (u64::from(token[n / 2]) << (8 * (n / 2)))
+                | (u64::from(token[n - 1]) << (8 * (n - 1))),
+        ),
+        4..=8 => {
+            let lo = u32::from_le_bytes([token[0], token[1], token[2], token[3]]);
+            let hi = u32::from_le_bytes([token[n - 4], token[n - 3], token[n - 2], token[n - 1]]);
+            u128::from(u64::from(lo) | (u64::from(hi) << (8 * (n - 4))))
+        }
+        9..=TOKEN_KEY_LEN => {
+            let mut lo = [0u8; 8];
+            lo.copy_from_slice(&token[..8]);
+            let mut hi = [0u8; 8];
+            hi.copy_from_slice(&token[n - 8..]);
+            // Bytes `8..n`: drop the `16 - n` (1..=7) leading bytes of the last eight.
+            let hi = u64::from_le_bytes(hi) >> (8 * (16 - n));
+            u128::from(u64::from_le_bytes(lo)) | (u128::from(hi) << 64)
+        }
+        _ => return None,
+    };
+    Some(packed | ((n as u128) << 120))
 }
 
 fn encoding_of(h: &HashedFeature) -> TextEncoding {
@@ -258,30 +494,30 @@ impl Encoder {
         }
         SCRATCH.with(|cell| {
             let mut slot = cell.borrow_mut();
-            let scratch = match slot.as_mut() {
-                Some(s) if s.encoder_id == self.id => s,
-                _ => slot.insert(self.new_scratch()),
-            };
+            let scratch = slot.get_or_insert_with(Scratch::default);
+            if scratch.encoder_id != self.id {
+                self.reset_scratch(scratch);
+            }
             self.encode_with(scratch, values, out)
         })
     }
 
-    fn new_scratch(&self) -> Scratch {
+    /// Makes `s` this encoder's scratch: memo caches emptied (a fresh encoder always starts
+    /// cold), buffers sized for this schema. Allocations of an earlier encoder on this thread
+    /// are kept, bounded by [`CACHE_CAPACITY`] entries per feature.
+    fn reset_scratch(&self, s: &mut Scratch) {
         let n = self.features.len();
-        Scratch {
-            encoder_id: self.id,
-            values: (0..n)
-                .map(|_| ValueCache::with_capacity_and_hasher(1024, FixedState::default()))
-                .collect(),
-            tokens: (0..n)
-                .map(|_| TokenCache::with_capacity_and_hasher(1024, FixedState::default()))
-                .collect(),
-            buf: TokenBuf::default(),
-            positions: Vec::new(),
-            words: vec![0; self.hash_len.div_ceil(64)],
-            filter: vec![0; self.hash_len.div_ceil(64)],
-            bytes: vec![0; self.hash_len / 8],
-        }
+        s.encoder_id = self.id;
+        s.values.truncate(n);
+        s.values.iter_mut().for_each(ValueCache::clear);
+        s.values.resize_with(n, ValueCache::default);
+        s.tokens.truncate(n);
+        s.tokens.iter_mut().for_each(TokenCache::clear);
+        s.tokens.resize_with(n, TokenCache::new);
+        s.filter.clear();
+        s.filter.resize(self.hash_len.div_ceil(64), 0);
+        s.bytes.clear();
+        s.bytes.resize(self.hash_len / 8, 0);
     }
 
     fn encode_with<'a>(
@@ -301,24 +537,26 @@ impl Encoder {
             ..
         } = s;
         filter.iter_mut().for_each(|b| *b = 0);
+        let bitmap = self.hash_len <= BITMAP_MAX_BITS;
+        let nwords = filter.len();
+        let l = self.hash_len as u64;
+        let value_hasher = FixedState::default();
         for (fi, (plan, value)) in self.features.iter().zip(values).enumerate() {
             let Some((feature, hasher)) = &plan.hashed else {
                 continue;
             };
             let vcache = &mut vcaches[fi];
-            match vcache.get(value) {
-                Some(CachedBits::Words(words)) => {
-                    filter
-                        .iter_mut()
-                        .zip(words.iter())
-                        .for_each(|(f, w)| *f |= w);
+            let memo = value.len() <= VALUE_CACHE_MAX_LEN;
+            let vkey = memo.then(|| ValueKey::new(value, &value_hasher));
+            if let Some(vkey) = &vkey {
+                if let Some(bits) = vcache.get(vkey) {
+                    if bitmap {
+                        filter.iter_mut().zip(bits).for_each(|(f, w)| *f |= w);
+                    } else {
+                        bits.iter().for_each(|&p| set_bit(filter, p as u32));
+                    }
                     continue;
                 }
-                Some(CachedBits::Positions(p)) => {
-                    p.iter().for_each(|&p| set_bit(filter, p));
-                    continue;
-                }
-                None => {}
             }
             let invalid = |message: String| RecordError::InvalidValue {
                 feature: plan.identifier.clone(),
@@ -332,31 +570,29 @@ impl Encoder {
             tokenize(&formatted, &hashing.comparison, encoding_of(feature), buf)
                 .map_err(invalid)?;
             let n = buf.len();
-            let l = self.hash_len as u64;
+            // Bits of token `i`: `base + (i < extra)` (clkhash's bitsPerToken / bitsPerFeature).
+            let (base, extra) = match hashing.strategy {
+                Strategy::BitsPerToken(k) => (k, 0),
+                Strategy::BitsPerFeature(total) => {
+                    let n = n.max(1) as u64;
+                    (total / n, total % n)
+                }
+            };
             let tcache = &mut tcaches[fi];
-            let bitmap = self.hash_len <= BITMAP_MAX_BITS;
             positions.clear();
-            words.iter_mut().for_each(|w| *w = 0);
+            let words: &mut [u64; BITMAP_WORDS] = &mut words.0;
+            words[..nwords.min(BITMAP_WORDS)]
+                .iter_mut()
+                .for_each(|w| *w = 0);
             for ti in 0..n {
                 let token = buf.token(ti);
-                let k = hashing.strategy.bits_for(ti, n);
-                let key = token_key(token);
-                let computed;
-                let th = match key.and_then(|k| tcache.get(&k)) {
-                    Some(th) => th,
-                    None => {
-                        computed = hasher.hash_token(token, l).map_err(invalid)?;
-                        if let Some(key) = key {
-                            if tcache.len() >= CACHE_CAPACITY {
-                                tcache.clear();
-                            }
-                            tcache.insert(key, computed);
-                        }
-                        &computed
-                    }
-                };
+                let k = base + u64::from((ti as u64) < extra);
+                debug_assert_eq!(k, hashing.strategy.bits_for(ti, n));
+                let th = tcache
+                    .get_or_insert(token, || hasher.hash_token(token, l))
+                    .map_err(invalid)?;
                 if bitmap {
-                    hasher.for_each_position(th, token, k, l, |p| set_bit(words, p));
+                    hasher.for_each_position(th, token, k, l, |p| set_bitmap_bit(words, p));
                 } else {
                     hasher.positions(th, token, k, l, positions);
                 }
@@ -366,19 +602,14 @@ impl Encoder {
                     .iter_mut()
                     .zip(words.iter())
                     .for_each(|(f, w)| *f |= w);
+                if let Some(vkey) = &vkey {
+                    vcache.insert(vkey, words[..nwords].iter().copied());
+                }
             } else {
                 positions.iter().for_each(|&p| set_bit(filter, p));
-            }
-            if value.len() <= VALUE_CACHE_MAX_LEN && positions.len() <= VALUE_CACHE_MAX_POSITIONS {
-                if vcache.len() >= CACHE_CAPACITY {
-                    vcache.clear();
+                if let Some(vkey) = vkey.filter(|_| positions.len() <= VALUE_CACHE_MAX_POSITIONS) {
+                    vcache.insert(&vkey, positions.iter().map(|&p| u64::from(p)));
                 }
-                let entry = if bitmap {
-                    CachedBits::Words(words.as_slice().into())
-                } else {
-                    CachedBits::Positions(positions.as_slice().into())
-                };
-                vcache.insert(value.into(), entry);
             }
         }
         for (chunk, w) in bytes.chunks_mut(8).zip(filter.iter()) {
@@ -389,6 +620,13 @@ impl Encoder {
     }
 }
 
+/// Sets bit `p` (< [`BITMAP_MAX_BITS`]) of a bitmap of at most [`BITMAP_WORDS`] words.
+#[inline(always)]
+fn set_bitmap_bit(words: &mut [u64; BITMAP_WORDS], p: u32) {
+    let p = p as usize;
+    words[(p >> 6) & (BITMAP_WORDS - 1)] |= 1u64 << (63 - (p & 63));
+}
+
 /// Sets bit `p` in a filter of big-endian words (bit `p` is bit `63 - p % 64` of word
 /// `p / 64`, so `to_be_bytes` yields bitarray's byte order).
 #[inline(always)]
@@ -397,20 +635,15 @@ fn set_bit(filter: &mut [u64], p: u32) {
     filter[p >> 6] |= 1u64 << (63 - (p & 63));
 }
 
-/// XOR-folds `filter` `folds` times (first half ^ second half) into `out`.
-fn fold_into(filter: &[u8], folds: u32, out: &mut [u8]) {
+/// XOR-folds `filter` `folds` times (first half ^ second half, in place) into `out`.
+fn fold_into(filter: &mut [u8], folds: u32, out: &mut [u8]) {
     let mut len = filter.len();
-    if folds == 0 {
-        out.copy_from_slice(filter);
-        return;
-    }
-    let mut tmp = filter.to_vec();
     for _ in 0..folds {
         len /= 2;
-        let (a, b) = tmp.split_at_mut(len);
+        let (a, b) = filter.split_at_mut(len);
         a.iter_mut().zip(b.iter()).for_each(|(x, y)| *x ^= y);
     }
-    out.copy_from_slice(&tmp[..len]);
+    out.copy_from_slice(&filter[..len]);
 }
 
 #[cfg(test)]
@@ -418,10 +651,99 @@ mod tests {
     use super::*;
 
     #[test]
+    fn token_keys_are_injective() {
+        let alphabet = [0u8, 1, b' ', b'a', 0x7f, 0x80, 0xff];
+        let mut seen = HashMap::new();
+        let mut x = 1u64;
+        for len in 0..=TOKEN_KEY_LEN {
+            for _ in 0..2000 {
+                let token: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x = x
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        alphabet[(x >> 59) as usize % alphabet.len()]
+                    })
+                    .collect();
+                let key = token_key(&token).unwrap();
+                assert_eq!(*seen.entry(key).or_insert_with(|| token.clone()), token);
+            }
+        }
+        assert!(token_key(&[0; TOKEN_KEY_LEN + 1]).is_none());
+    }
+
+    fn mixed_schema() -> Schema {
+        let feature = |name: &str, hash: &str| {
+            format!(
+                r#"{{"identifier": "{name}", "format": {{"type": "string", "encoding": "utf-8"}},
+                "hashing": {{"comparison": {{"type": "ngram", "n": 2}},
+                "strategy": {{"bitsPerFeature": 60}}, "hash": {{"type": "{hash}"}}}}}}"#
+            )
+        };
+        Schema::from_json_str(&format!(
+            r#"{{"version": 3, "clkConfig": {{"l": 1024, "xorFolds": 1,
+            "kdf": {{"type": "HKDF", "hash": "SHA256", "keySize": 64}}}},
+            "features": [{}, {}]}}"#,
+            feature("a", "blakeHash"),
+            feature("b", "doubleHash")
+        ))
+        .unwrap()
+    }
+
+    /// Memo eviction (more distinct values and tokens than `CACHE_CAPACITY`), long values and
+    /// scratch reuse between encoders on one thread leave the output unchanged.
+    #[test]
+    fn memos_and_scratch_reuse_do_not_change_output() {
+        let schema = mixed_schema();
+        let warm = Encoder::new(&schema, b"secret").unwrap();
+        let (b, c) = (
+            Encoder::new(&schema, b"secret").unwrap(),
+            Encoder::new(&schema, b"secret").unwrap(),
+        );
+        let mut x = 7u64;
+        let mut rand_text = |len: usize| -> String {
+            (0..len)
+                .map(|_| {
+                    x = x
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    char::from(b' ' + ((x >> 33) % 95) as u8)
+                })
+                .collect()
+        };
+        let n = CACHE_CAPACITY + 300;
+        let records: Vec<[String; 2]> = (0..n)
+            .map(|i| {
+                let len = [1, 2, 7, 15, 16, 40, 70][i % 7];
+                // Some values repeat, so memo hits are exercised too.
+                let a = if i % 5 == 0 {
+                    format!("v{}", i % 50)
+                } else {
+                    rand_text(len)
+                };
+                [a, rand_text(3 + i % 4)]
+            })
+            .collect();
+        let all = || records.iter().chain(records.iter().take(500));
+        let warm_clks: Vec<Clk> = all()
+            .map(|[a, b]| warm.encode_record(&[a, b]).unwrap())
+            .collect();
+        for (i, ([a, b_value], warm_clk)) in all().zip(&warm_clks).enumerate() {
+            // Alternating `b` and `c` resets the thread's scratch on every record: always cold.
+            let cold = if i % 2 == 0 { &b } else { &c };
+            assert_eq!(
+                &cold.encode_record(&[a, b_value]).unwrap(),
+                warm_clk,
+                "record {i}"
+            );
+        }
+    }
+
+    #[test]
     fn folding_xors_halves() {
-        let filter = [0b1010_0000, 0b0110_0000, 0xff, 0x0f];
+        let mut filter = [0b1010_0000, 0b0110_0000, 0xff, 0x0f];
         let mut out = [0u8; 1];
-        fold_into(&filter, 2, &mut out);
+        fold_into(&mut filter, 2, &mut out);
         assert_eq!(out[0], 0b1010_0000 ^ 0b0110_0000 ^ 0xff ^ 0x0f);
     }
 

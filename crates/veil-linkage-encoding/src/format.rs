@@ -26,12 +26,14 @@ pub fn validate_and_format<'a>(format: &Format, value: &'a str) -> Result<Cow<'a
                     min_length,
                     max_length,
                 } => {
-                    let len = value.chars().count() as u64;
-                    if let Some(min) = min_length.filter(|&m| len < m) {
-                        return Err(format!("expected a string of length at least {min}, read {value:?} of length {len}"));
-                    }
-                    if let Some(max) = max_length.filter(|&m| len > m) {
-                        return Err(format!("expected a string of length at most {max}, read {value:?} of length {len}"));
+                    if min_length.is_some() || max_length.is_some() {
+                        let len = value.chars().count() as u64;
+                        if let Some(min) = min_length.filter(|&m| len < m) {
+                            return Err(format!("expected a string of length at least {min}, read {value:?} of length {len}"));
+                        }
+                        if let Some(max) = max_length.filter(|&m| len > m) {
+                            return Err(format!("expected a string of length at most {max}, read {value:?} of length {len}"));
+                        }
                     }
                     match case {
                         Case::Upper if value.to_uppercase() != value => {

@@ -7,34 +7,47 @@ use crate::schema::{Comparison, TextEncoding};
 
 /// Encoded tokens of one value, stored back to back.
 ///
-/// Two layouts: tokens packed back to back (`ends` holds each end offset), or — the fast path for
+/// Three layouts: tokens packed back to back (`ends` holds each end offset); — the fast path for
 /// plain UTF-8 n-grams — overlapping windows of the padded value in `bytes`, where `ends` holds
-/// the byte offset of every character boundary and token `i` spans boundaries `i..i + n`.
+/// the byte offset of every character boundary and token `i` spans boundaries `i..i + n`; and —
+/// the fastest path, for ASCII n-grams, where characters are bytes — token `i` is
+/// `bytes[i..i + n]` (no `ends`).
 #[derive(Debug, Default)]
 pub struct TokenBuf {
     bytes: Vec<u8>,
     ends: Vec<usize>,
-    /// `Some(n)` for the window layout.
-    window: Option<usize>,
+    layout: Layout,
     chars: Vec<char>,
     text: String,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+enum Layout {
+    #[default]
+    Packed,
+    /// Windows of `n` characters over `ends`.
+    Window(usize),
+    /// Windows of `n` bytes.
+    Fixed(usize),
 }
 
 impl TokenBuf {
     /// Number of tokens.
     pub fn len(&self) -> usize {
-        match self.window {
-            Some(n) => (self.ends.len() + 1).saturating_sub(n + 1),
-            None => self.ends.len(),
+        match self.layout {
+            Layout::Fixed(n) => (self.bytes.len() + 1).saturating_sub(n),
+            Layout::Window(n) => (self.ends.len() + 1).saturating_sub(n + 1),
+            Layout::Packed => self.ends.len(),
         }
     }
 
     /// The encoded bytes of token `i`.
     #[inline]
     pub fn token(&self, i: usize) -> &[u8] {
-        match self.window {
-            Some(n) => &self.bytes[self.ends[i]..self.ends[i + n]],
-            None => {
+        match self.layout {
+            Layout::Fixed(n) => &self.bytes[i..i + n],
+            Layout::Window(n) => &self.bytes[self.ends[i]..self.ends[i + n]],
+            Layout::Packed => {
                 let start = if i == 0 { 0 } else { self.ends[i - 1] };
                 &self.bytes[start..self.ends[i]]
             }
@@ -44,7 +57,7 @@ impl TokenBuf {
     fn clear(&mut self) {
         self.bytes.clear();
         self.ends.clear();
-        self.window = None;
+        self.layout = Layout::Packed;
     }
 }
 
@@ -109,13 +122,17 @@ pub fn tokenize(
             let TokenBuf {
                 bytes,
                 ends,
-                window,
+                layout,
                 ..
             } = out;
-            *window = Some(n);
             bytes.extend(std::iter::repeat_n(b' ', pad));
             bytes.extend_from_slice(word.as_bytes());
             bytes.extend(std::iter::repeat_n(b' ', pad));
+            if word.is_ascii() {
+                *layout = Layout::Fixed(n);
+                return Ok(());
+            }
+            *layout = Layout::Window(n);
             ends.extend(0..pad);
             ends.extend(word.char_indices().map(|(i, _)| pad + i));
             let body_end = pad + word.len();
