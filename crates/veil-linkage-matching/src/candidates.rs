@@ -16,18 +16,22 @@
 //!
 //! # Performance and memory
 //! Both sides are sorted by popcount; the second is stored in word-major blocks of 8 CLKs
-//! (one copy of its data). Rows of the first side are processed in chunks of
-//! [`CHUNK_ROWS`] sorted rows, in tiles of [`TILE_ROWS`]; for each tile only the blocks whose popcount
-//! range can reach the threshold are scanned. Chunks run on a dedicated rayon pool.
+//! (one copy of its data). Rows of the first side are processed in tasks of
+//! [`CHUNK_ROWS`] to `8 * CHUNK_ROWS` sorted rows, in tiles of [`TILE_ROWS`]; for each
+//! tile only the blocks whose popcount range can reach the threshold are scanned, and a task
+//! walks the second side in cache-sized super-blocks against all its tiles (see
+//! [`crate::pairs`]), so large inputs stream from memory once per task, not once per tile.
+//! Tasks run on a dedicated rayon pool.
 //! Working memory beyond the inputs is one blocked copy of the larger side per dataset, the
-//! popcount arrays, and per chunk only its candidates: total `O(input + candidates)`,
-//! where each output candidate costs 24 bytes (plus 16 bytes transiently during the sort).
+//! popcount arrays, and per task only its candidates: total `O(input + candidates)`,
+//! where each output candidate costs 24 bytes (plus 24 bytes transiently during the sort).
 
 use rayon::prelude::*;
 
 use crate::clk::ClkSet;
 use crate::error::{MatchError, Result};
-use crate::kernels::{self, BlockLayout, Kernel, RowTile, LANES, TILE_ROWS};
+use crate::kernels::{self, BlockLayout, Kernel, TILE_ROWS};
+use crate::pairs::{partition, PairCtx, Triple};
 
 /// Rows of the first dataset handled by one parallel task.
 pub const CHUNK_ROWS: usize = 256;
@@ -172,13 +176,34 @@ pub fn find_candidate_pairs(
     )
 }
 
-type Triple = (f64, u32, u32);
-
 /// [`find_candidate_pairs`] with all options.
 pub fn find_candidate_pairs_with(
     datasets: &[&ClkSet],
     opts: &CandidateOptions,
 ) -> Result<Candidates> {
+    let pool = prepare(datasets, opts)?;
+    let kernel = opts.kernel.unwrap_or_else(kernels::selected_kernel);
+    pool.install(|| {
+        let mut all: Vec<Quint> = Vec::new();
+        for i in 0..datasets.len() {
+            for j in i + 1..datasets.len() {
+                let pairs = compare_two(datasets[i], datasets[j], opts, kernel);
+                all.extend(
+                    pairs
+                        .into_iter()
+                        .map(|(s, a, b)| (s, i as u32, j as u32, a, b)),
+                );
+            }
+        }
+        Ok(finish(all, opts.top_k))
+    })
+}
+
+/// `(score, dataset_a, dataset_b, row_a, row_b)`.
+pub(crate) type Quint = (f64, u32, u32, u32, u32);
+
+/// Checks the thread count and that all datasets share one CLK size; builds the pool.
+pub(crate) fn prepare(datasets: &[&ClkSet], opts: &CandidateOptions) -> Result<rayon::ThreadPool> {
     if opts.threads == 0 {
         return Err(MatchError::InvalidArgument(
             "threads must be at least 1".into(),
@@ -195,56 +220,53 @@ pub fn find_candidate_pairs_with(
             }
         }
     }
-    let pool = rayon::ThreadPoolBuilder::new()
+    rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads)
         .build()
-        .map_err(|e| MatchError::ThreadPool(e.to_string()))?;
-    let kernel = opts.kernel.unwrap_or_else(kernels::selected_kernel);
-    pool.install(|| {
-        let mut all: Vec<(f64, u32, u32, u32, u32)> = Vec::new();
-        for i in 0..datasets.len() {
-            for j in i + 1..datasets.len() {
-                let pairs = compare_two(datasets[i], datasets[j], opts, kernel);
-                all.extend(
-                    pairs
-                        .into_iter()
-                        .map(|(s, a, b)| (s, i as u32, j as u32, a, b)),
-                );
-            }
-        }
-        all.par_sort_unstable_by(|x, y| {
-            y.0.total_cmp(&x.0)
-                .then((x.1, x.2, x.3, x.4).cmp(&(y.1, y.2, y.3, y.4)))
-        });
-        let mut out = Candidates::default();
-        let mut keep = |(score, dataset_a, dataset_b, row_a, row_b)| {
-            out.push(Candidate {
-                score,
-                dataset_a,
-                row_a,
-                dataset_b,
-                row_b,
-            })
-        };
-        match opts.top_k {
-            None => all.into_iter().for_each(&mut keep),
-            Some(k) => {
-                let mut seen = std::collections::HashMap::<(u32, u32, bool, u32), usize>::new();
-                for c in all {
-                    let (_, da, db, ra, rb) = c;
-                    let ca = seen.entry((da, db, false, ra)).or_default();
-                    *ca += 1;
-                    let ok_a = *ca <= k;
-                    let cb = seen.entry((da, db, true, rb)).or_default();
-                    *cb += 1;
-                    if ok_a && *cb <= k {
-                        keep(c);
-                    }
+        .map_err(|e| MatchError::ThreadPool(e.to_string()))
+}
+
+/// Sorts all pairs into anonlink's order and applies its `_enforce_k`.
+pub(crate) fn finish(mut all: Vec<Quint>, top_k: Option<usize>) -> Candidates {
+    all.par_sort_unstable_by(|x, y| {
+        y.0.total_cmp(&x.0)
+            .then((x.1, x.2, x.3, x.4).cmp(&(y.1, y.2, y.3, y.4)))
+    });
+    let mut out = Candidates::default();
+    let mut keep = |(score, dataset_a, dataset_b, row_a, row_b)| {
+        out.push(Candidate {
+            score,
+            dataset_a,
+            row_a,
+            dataset_b,
+            row_b,
+        })
+    };
+    match top_k {
+        None => all.into_iter().for_each(&mut keep),
+        Some(k) => {
+            let mut seen = std::collections::HashMap::<(u32, u32, bool, u32), usize>::new();
+            for c in all {
+                let (_, da, db, ra, rb) = c;
+                let ca = seen.entry((da, db, false, ra)).or_default();
+                *ca += 1;
+                let ok_a = *ca <= k;
+                let cb = seen.entry((da, db, true, rb)).or_default();
+                *cb += 1;
+                if ok_a && *cb <= k {
+                    keep(c);
                 }
             }
         }
-        Ok(out)
-    })
+    }
+    out
+}
+
+/// Rows of the first dataset per parallel task: large enough that the second dataset is
+/// streamed from memory rarely (see [`crate::pairs`]), small enough to balance the threads.
+fn rows_per_task(rows: usize, threads: usize) -> usize {
+    let target = rows / (threads.max(1) * 16);
+    target.clamp(CHUNK_ROWS, 8 * CHUNK_ROWS) / TILE_ROWS * TILE_ROWS
 }
 
 /// All `(score, row_a, row_b)` of one dataset pair, in no particular order, with anonlink's
@@ -272,11 +294,7 @@ fn compare_two(a: &ClkSet, b: &ClkSet, opts: &CandidateOptions, kernel: Kernel) 
     if t.is_nan() {
         return out;
     }
-    let t_lo = if t > 0.0 {
-        (t - 1e-7).max(0.0) / 2.0
-    } else {
-        0.0
-    };
+    let t_lo = threshold_share(t);
     let need = |p: u32| (t_lo * f64::from(p)).floor() as u64;
 
     let mut b_order: Vec<u32> = (0..b.len() as u32).collect();
@@ -303,129 +321,26 @@ fn compare_two(a: &ClkSet, b: &ClkSet, opts: &CandidateOptions, kernel: Kernel) 
         t,
         bits,
         k,
-        split: layout.split,
         need: &need,
         kernel,
     };
+    let per_task = rows_per_task(a_order.len(), rayon::current_num_threads());
     let chunks: Vec<Vec<Triple>> = a_order
-        .par_chunks(CHUNK_ROWS)
+        .par_chunks(per_task)
         .map(|rows| ctx.chunk(rows))
         .collect();
+    out.reserve(chunks.iter().map(Vec::len).sum());
     out.extend(chunks.into_iter().flatten());
     out
 }
 
-struct PairCtx<'a, F: Fn(u32) -> u64> {
-    a: &'a ClkSet,
-    b: &'a ClkSet,
-    pa: &'a [u32],
-    pb: &'a [u32],
-    b_order: &'a [u32],
-    b_sorted_pop: &'a [u32],
-    layout: &'a BlockLayout,
-    t: f64,
-    bits: u32,
-    k: usize,
-    split: usize,
-    need: &'a F,
-    kernel: Kernel,
-}
-
-impl<F: Fn(u32) -> u64 + Sync> PairCtx<'_, F> {
-    fn chunk(&self, rows: &[u32]) -> Vec<Triple> {
-        let mut found: Vec<Triple> = Vec::new();
-        let mut hits: Vec<(u8, u32)> = Vec::new();
-        let nb = self.b_sorted_pop.len();
-        for tile_rows in rows.chunks(TILE_ROWS) {
-            let mut lo = u32::MAX;
-            let mut hi = 0;
-            for &i in tile_rows {
-                if let Some((l, h)) = partner_popcount_range(self.pa[i as usize], self.t, self.bits)
-                {
-                    lo = lo.min(l);
-                    hi = hi.max(h);
-                }
-            }
-            if lo > hi {
-                continue;
-            }
-            // Blocks hold B sorted by popcount: first block whose max >= lo, past the last
-            // block whose min <= hi.
-            let nblocks = self.layout.blocks();
-            let block_max = |blk: usize| self.b_sorted_pop[((blk + 1) * LANES).min(nb) - 1];
-            let start = partition(nblocks, |blk| block_max(blk) < lo);
-            let end = partition(nblocks, |blk| self.b_sorted_pop[blk * LANES] <= hi);
-            if start >= end {
-                continue;
-            }
-            let first = self.a.get(tile_rows[0] as usize).unwrap_or(&[]);
-            let mut tile = RowTile {
-                rows: [first; TILE_ROWS],
-                need_a: [0; TILE_ROWS],
-                rest_a: [0; TILE_ROWS],
-                n: tile_rows.len(),
-            };
-            for (r, &i) in tile_rows.iter().enumerate() {
-                let w = self.a.get(i as usize).unwrap_or(&[]);
-                tile.rows[r] = w;
-                tile.need_a[r] = (self.need)(self.pa[i as usize]);
-                tile.rest_a[r] = u64::from(kernels::popcount(w.get(self.split..).unwrap_or(&[])));
-            }
-            hits.clear();
-            kernels::scan(self.kernel, &tile, self.layout, start..end, &mut hits);
-            for &(r, lane) in &hits {
-                let i = tile_rows[r as usize];
-                let j = self.b_order[lane as usize];
-                let (pa, pb) = (self.pa[i as usize], self.pb[j as usize]);
-                if pa.abs_diff(pb) > anonlink_max_delta(pa, self.t, self.bits) {
-                    continue;
-                }
-                let (wa, wb) = (self.a.get(i as usize), self.b.get(j as usize));
-                let (Some(wa), Some(wb)) = (wa, wb) else {
-                    continue;
-                };
-                let score = kernels::dice_from_counts(
-                    kernels::and_popcount_with(self.kernel, wa, wb),
-                    pa,
-                    pb,
-                );
-                if score >= self.t {
-                    found.push((score, i, j));
-                }
-            }
-        }
-        if self.k < self.b.len() {
-            // Per "one" record keep the k best (score desc, partner index asc).
-            found.sort_unstable_by(|x, y| {
-                x.1.cmp(&y.1).then(y.0.total_cmp(&x.0)).then(x.2.cmp(&y.2))
-            });
-            let mut kept = Vec::with_capacity(found.len());
-            let mut run = (u32::MAX, 0usize);
-            for f in found {
-                if f.1 != run.0 {
-                    run = (f.1, 0);
-                }
-                run.1 += 1;
-                if run.1 <= self.k {
-                    kept.push(f);
-                }
-            }
-            found = kept;
-        }
-        found
+/// Per-CLK share of the threshold used by the kernels' integer pre-filter: a pair can only
+/// reach `t` if `and >= floor(share * pa) + floor(share * pb)` (`t` lowered by `1e-7` so
+/// the filter never drops a pair the exact arithmetic keeps).
+pub(crate) fn threshold_share(t: f64) -> f64 {
+    if t > 0.0 {
+        (t - 1e-7).max(0.0) / 2.0
+    } else {
+        0.0
     }
-}
-
-/// First index in `0..n` where `pred` turns false (pred must be monotone true-then-false).
-fn partition(n: usize, pred: impl Fn(usize) -> bool) -> usize {
-    let (mut lo, mut hi) = (0, n);
-    while lo < hi {
-        let mid = (lo + hi) / 2;
-        if pred(mid) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    lo
 }

@@ -8,7 +8,6 @@
 use std::io::Read;
 
 use base64::Engine as _;
-use serde::Deserialize;
 
 use crate::error::{MatchError, Result};
 
@@ -126,20 +125,13 @@ impl ClkSet {
         set.ok_or_else(|| MatchError::InvalidArgument("no CLKs given and no CLK size".into()))
     }
 
-    /// Parse clkhash's JSON output `{"clks": ["<base64>", ...]}`.
+    /// Parse clkhash's JSON output `{"clks": ["<base64>", ...]}`, streaming (each CLK is
+    /// decoded as it is read; see [`crate::clk_json`]).
     ///
     /// `clk_bytes` fixes the expected CLK size; `None` takes the first CLK's size (an empty
     /// list then is an error).
     pub fn from_clk_json<R: Read>(reader: R, clk_bytes: Option<usize>) -> Result<Self> {
-        #[derive(Deserialize)]
-        struct Doc {
-            clks: Vec<String>,
-        }
-        let mut reader = reader;
-        let mut raw = Vec::new();
-        reader.read_to_end(&mut raw)?;
-        let doc: Doc = serde_json::from_slice(&raw).map_err(|e| MatchError::Json(e.to_string()))?;
-        Self::from_base64(doc.clks, clk_bytes)
+        crate::clk_json::read_clks_only(reader, clk_bytes)
     }
 
     /// Read concatenated raw CLKs of `clk_bytes` bytes each until end of input.

@@ -7,6 +7,7 @@
 //! * [`clk`]: CLK datasets and their parsers (clkhash base64 JSON, raw binary).
 //! * [`kernels`]: popcount / Dice kernels (scalar, AVX2, AVX-512) with runtime dispatch.
 //! * [`candidates`]: candidate pairs above a Dice threshold, in anonlink's order.
+//! * [`blocked`]: the same restricted to record pairs sharing a block (blocking / LSH).
 //! * [`csv_io`] / [`pyrepr`]: the candidate CSV format with Python float reprs.
 //! * [`solving`]: anonlink's greedy solver and Entity-Service style outputs.
 //! * [`eval`]: precision / recall / F1, histograms, threshold advice.
@@ -17,19 +18,24 @@
 //! * `solve C.csv -o G.json`: [`read_candidates_csv`], [`greedy_solve`], [`write_groups_json`].
 //! * `eval G.json TRUTH.csv`: [`read_groups_json`], [`eval::read_truth_csv`], [`eval::evaluate`].
 
+pub mod blocked;
 pub mod candidates;
 pub mod clk;
+pub mod clk_json;
 pub mod csv_io;
 pub mod error;
 pub mod eval;
 pub mod kernels;
+mod pairs;
 pub mod pyrepr;
 pub mod solving;
 
+pub use blocked::{block_key_id, find_candidate_pairs_blocked, BlockedStats, RecordBlocks};
 pub use candidates::{
     find_candidate_pairs, find_candidate_pairs_with, Candidate, CandidateOptions, Candidates,
 };
 pub use clk::ClkSet;
+pub use clk_json::{read_clk_document, ClkDocument};
 pub use csv_io::{read_candidates_csv, write_candidates_csv};
 pub use error::{MatchError, Result};
 pub use kernels::{active_kernel, set_kernel_override, Kernel};

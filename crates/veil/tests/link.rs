@@ -766,3 +766,93 @@ fn generated_data_links_end_to_end() {
         .unwrap();
     assert!(f1 > 0.9, "{}", result.stdout);
 }
+
+/// The block ids of every record of a clknblocks file.
+fn record_block_ids(path: &Path) -> Vec<HashSet<String>> {
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    doc["clknblocks"]
+        .as_array()
+        .expect("clknblocks array")
+        .iter()
+        .map(|entry| {
+            let entry = entry.as_array().unwrap();
+            entry[1..]
+                .iter()
+                .map(|id| id.as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn blocked_compare_gives_all_pairs_candidates_sharing_a_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = dir.path().join("lambda_fold.json");
+    std::fs::write(&schema, LAMBDA_FOLD_SCHEMA).unwrap();
+    let mut clks = Vec::new();
+    let mut blocked = Vec::new();
+    for party in ["a", "b"] {
+        let subset = dir.path().join(format!("{party}.json"));
+        clk_subset(&blake_clks(party), 1500, &subset);
+        let out = dir.path().join(format!("{party}.blocks.json"));
+        run_ok(&[
+            "link",
+            "block",
+            path_str(&subset),
+            path_str(&schema),
+            "-o",
+            path_str(&out),
+        ]);
+        clks.push(subset);
+        blocked.push(out);
+    }
+    let (all, only_shared) = (dir.path().join("all.csv"), dir.path().join("blocked.csv"));
+    for (inputs, out) in [(&clks, &all), (&blocked, &only_shared)] {
+        run_ok(&[
+            "link",
+            "compare",
+            path_str(&inputs[0]),
+            path_str(&inputs[1]),
+            "--threshold",
+            "0.6",
+            "-o",
+            path_str(out),
+        ]);
+    }
+    let (ids_a, ids_b) = (record_block_ids(&blocked[0]), record_block_ids(&blocked[1]));
+    let all_rows = std::fs::read_to_string(&all).unwrap();
+    let mut lines = all_rows.lines();
+    let mut want = vec![lines.next().unwrap().to_string()];
+    let mut dropped = 0;
+    for line in lines {
+        let fields: Vec<&str> = line.split(',').collect();
+        let (row_a, row_b): (usize, usize) =
+            (fields[1].parse().unwrap(), fields[3].parse().unwrap());
+        if ids_a[row_a].is_disjoint(&ids_b[row_b]) {
+            dropped += 1;
+        } else {
+            want.push(line.to_string());
+        }
+    }
+    let got = std::fs::read_to_string(&only_shared).unwrap();
+    assert_eq!(got.lines().collect::<Vec<_>>(), want);
+    // The fixture must exercise both kept and dropped pairs.
+    assert!(
+        dropped > 0 && want.len() > 100,
+        "dropped {dropped}, kept {}",
+        want.len()
+    );
+
+    // Mixing clknblocks and plain CLK files is a usage error.
+    let result = run(&[
+        "link",
+        "compare",
+        path_str(&blocked[0]),
+        path_str(&clks[1]),
+        "--threshold",
+        "0.6",
+        "-o",
+        path_str(&dir.path().join("never.csv")),
+    ]);
+    assert_usage_error(&result, &["mixed inputs", "one kind"]);
+}

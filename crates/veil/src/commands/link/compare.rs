@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use clap::Args;
 use veil_linkage_matching::{
-    active_kernel, find_candidate_pairs, write_candidates_csv, ClkSet, MatchError,
+    active_kernel, find_candidate_pairs_blocked, find_candidate_pairs_with, read_clk_document,
+    write_candidates_csv, CandidateOptions, Candidates, ClkDocument, ClkSet, MatchError,
+    RecordBlocks,
 };
 
 use super::files::{bad_input, open_input, write_atomically};
@@ -19,9 +21,17 @@ Every pair of records from two different datasets whose Sørensen–Dice similar
 threshold is written as `dataset_a,row_a,dataset_b,row_b,score` (datasets numbered from 0 in \
 argument order, rows from 0 in file order), score descending, then dataset_a, dataset_b, \
 row_a, row_b ascending: byte-identical to anonlink 0.15.3's output. All datasets must have \
-CLKs of one length.")]
+CLKs of one length.
+
+Blocked comparison: given `clknblocks` files (as written by `veil link block`: \
+`{\"clknblocks\": [[\"<clk>\", \"<block id>\", …], …]}`) instead of CLK files, only pairs of \
+records that share at least one block id are compared, each pair once; the output is exactly \
+the all-pairs output restricted to those pairs (with --top-k, the k best are chosen among \
+them). All inputs must be of one kind.")]
 pub struct CompareArgs {
-    /// Two or more CLK files in clkhash's JSON format (`{"clks": [base64, …]}`).
+    /// Two or more CLK files in clkhash's JSON format (`{"clks": [base64, …]}`), or two or more
+    /// `clknblocks` files (`{"clknblocks": [[base64, block id, …], …]}`) for a blocked
+    /// comparison.
     #[arg(required = true, num_args = 2.., value_name = "CLKS")]
     pub datasets: Vec<PathBuf>,
     /// Keep pairs with similarity >= this value, in (0, 1].
@@ -54,27 +64,63 @@ fn parse_threshold(text: &str) -> Result<f64, String> {
 /// Runs `veil link compare`.
 pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     let mut datasets = Vec::with_capacity(args.datasets.len());
+    let mut blocks = Vec::with_capacity(args.datasets.len());
     for path in &args.datasets {
-        datasets.push(read_clks(path)?);
+        match read_clks(path)? {
+            ClkDocument::Clks(clks) => datasets.push(clks),
+            ClkDocument::Blocked(clks, record_blocks) => {
+                datasets.push(clks);
+                blocks.push(record_blocks);
+            }
+        }
+    }
+    if !blocks.is_empty() && blocks.len() != datasets.len() {
+        return Err(usage(format!(
+            "mixed inputs: {} of the {} files are clknblocks files and the others plain CLK \
+             files; give all inputs of one kind",
+            blocks.len(),
+            datasets.len()
+        )));
     }
     check_lengths(&args.datasets, &datasets)?;
     let threads = thread_count(args.threads);
     let refs: Vec<&ClkSet> = datasets.iter().collect();
+    let options = CandidateOptions {
+        threshold: args.threshold,
+        top_k: args.top_k,
+        threads,
+        kernel: None,
+    };
+    let map_err = |err: MatchError| match err {
+        MatchError::InvalidArgument(_) => usage(err.to_string()),
+        other => anyhow::Error::new(other),
+    };
     let started = Instant::now();
-    let candidates = find_candidate_pairs(&refs, args.threshold, args.top_k, threads).map_err(
-        |err| match err {
-            MatchError::InvalidArgument(_) => usage(err.to_string()),
-            other => anyhow::Error::new(other),
-        },
-    )?;
+    let (candidates, pairs, what): (Candidates, u128, &str) = if blocks.is_empty() {
+        let candidates = find_candidate_pairs_with(&refs, &options).map_err(map_err)?;
+        (candidates, pairs_compared(&datasets), "pairs")
+    } else {
+        let block_refs: Vec<&RecordBlocks> = blocks.iter().collect();
+        let (candidates, stats) =
+            find_candidate_pairs_blocked(&refs, &block_refs, &options).map_err(map_err)?;
+        eprintln!(
+            "blocking: {} shared blocks, {} record pairs in them (largest block {} pairs), \
+             {:.3e} of the {} pairs of all records",
+            stats.shared_blocks,
+            stats.block_pairs,
+            stats.largest_block_pairs,
+            stats.block_pairs as f64 / (pairs_compared(&datasets) as f64).max(1.0),
+            pairs_compared(&datasets),
+        );
+        (candidates, stats.block_pairs, "in-block pairs")
+    };
     let elapsed = started.elapsed();
     write_atomically(&args.output, |out| {
         write_candidates_csv(&candidates, out)
             .map_err(|err| anyhow::anyhow!("{}: cannot write: {err}", args.output.display()))
     })?;
-    let pairs = pairs_compared(&datasets);
     eprintln!(
-        "compared {pairs} pairs across {} datasets in {:.2} s ({:.3e} comparisons/s, {}, kernel {})",
+        "compared {pairs} {what} across {} datasets in {:.2} s ({:.3e} comparisons/s, {}, kernel {})",
         datasets.len(),
         elapsed.as_secs_f64(),
         rate(pairs as f64, elapsed),
@@ -90,10 +136,11 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads one clkhash JSON CLK file; any problem is a usage error naming it.
-fn read_clks(path: &Path) -> anyhow::Result<ClkSet> {
+/// Reads one CLK or clknblocks file (streaming); any problem is a usage error naming it.
+fn read_clks(path: &Path) -> anyhow::Result<ClkDocument> {
     let file = open_input(path)?;
-    ClkSet::from_clk_json(std::io::BufReader::new(file), None).map_err(|err| bad_input(path, err))
+    read_clk_document(std::io::BufReader::with_capacity(1 << 20, file), None)
+        .map_err(|err| bad_input(path, err))
 }
 
 /// All datasets must share the first one's CLK length.
