@@ -856,3 +856,75 @@ fn blocked_compare_gives_all_pairs_candidates_sharing_a_block() {
     ]);
     assert_usage_error(&result, &["mixed inputs", "one kind"]);
 }
+
+const BLOCKING_DATA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../veil-linkage-blocking/tests/data/"
+);
+
+#[test]
+fn block_with_records_runs_p_sig_and_matches_blocklib() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = format!("{BLOCKING_DATA}records.csv");
+    let schema = format!("{BLOCKING_DATA}psig_ratio_schema.json");
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{BLOCKING_DATA}psig_ratio_expected.json")).unwrap(),
+    )
+    .unwrap();
+    let expected = expected["blocks"].as_array().unwrap();
+    let clks = dir.path().join("clks.json");
+    let fake: Vec<String> = (0..expected.len())
+        .map(|_| "AAAAAAAAAAA=".to_string())
+        .collect();
+    std::fs::write(&clks, serde_json::json!({ "clks": fake }).to_string()).unwrap();
+    let out = dir.path().join("blocks.json");
+    run_ok(&[
+        "link",
+        "block",
+        path_str(&clks),
+        &schema,
+        "--records",
+        &records,
+        "-o",
+        path_str(&out),
+    ]);
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let entries = doc["clknblocks"].as_array().unwrap();
+    assert_eq!(entries.len(), expected.len());
+    for (entry, want) in entries.iter().zip(expected) {
+        let mut got: Vec<&str> = entry.as_array().unwrap()[1..]
+            .iter()
+            .map(|b| b.as_str().unwrap())
+            .collect();
+        let mut want: Vec<&str> = want
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b.as_str().unwrap())
+            .collect();
+        got.sort_unstable();
+        want.sort_unstable();
+        assert_eq!(got, want, "block ids as blocklib computes them");
+    }
+
+    // One CLK too few for the records: a usage error naming the records file, nothing written.
+    let short = dir.path().join("short.json");
+    std::fs::write(
+        &short,
+        serde_json::json!({ "clks": &fake[1..] }).to_string(),
+    )
+    .unwrap();
+    let never = dir.path().join("never.json");
+    let result = run(&[
+        "link",
+        "block",
+        path_str(&short),
+        &schema,
+        "--records",
+        &records,
+        "-o",
+        path_str(&never),
+    ]);
+    assert_usage_error(&result, &["records.csv", "CLK file has"]);
+    assert!(!never.exists());
+}
