@@ -5,30 +5,28 @@
 //! pure functions of the input, so the output is identical with or without them.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
-use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine;
 use foldhash::fast::FixedState;
-use hashbrown::HashTable;
 
 use crate::error::RecordError;
 use crate::format::validate_and_format;
-use crate::hashing::{FeatureHasher, TokenHash};
+use crate::hashing::FeatureHasher;
 use crate::keys::{derive_keys, KeyDerivationError};
+use crate::memo::*;
 use crate::schema::{HashKind, HashedFeature, Schema, Strategy, StringFormat, TextEncoding};
 use crate::tokens::{tokenize, TokenBuf};
 use crate::Format;
 
 /// Values longer than this (bytes) are not memoised.
-const VALUE_CACHE_MAX_LEN: usize = 64;
+pub(crate) const VALUE_CACHE_MAX_LEN: usize = 64;
 /// Values setting more positions than this are not memoised.
-const VALUE_CACHE_MAX_POSITIONS: usize = 512;
+pub(crate) const VALUE_CACHE_MAX_POSITIONS: usize = 512;
 /// Entries per feature and thread before a cache is cleared.
-const CACHE_CAPACITY: usize = 1 << 13;
+pub(crate) const CACHE_CAPACITY: usize = 1 << 13;
 /// Tokens longer than this (bytes) are not memoised (the length goes in the key's top byte).
-const TOKEN_KEY_LEN: usize = 15;
+pub(crate) const TOKEN_KEY_LEN: usize = 15;
 
 /// A Cryptographic Linkage Key: `l / 8` bytes, bit `i` in byte `i / 8` under mask `0x80 >> (i % 8)`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -123,231 +121,6 @@ impl std::fmt::Debug for Encoder {
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-/// A token of at most [`TOKEN_KEY_LEN`] bytes packed injectively with its length.
-type TokenKey = u128;
-
-/// Slots of a direct block: one per second byte, then the one-byte token.
-const BLOCK_SLOTS: usize = 257;
-// Direct slots hold `index + 1` as `u16`.
-const _: () = assert!(CACHE_CAPACITY < u16::MAX as usize);
-
-/// Token → hash memo of one feature. One- and two-byte tokens (ASCII bigrams and unigrams, the
-/// common case) index small direct tables (one block of slots per first byte seen); tokens up
-/// to [`TOKEN_KEY_LEN`] bytes go through a hash map; longer ones are not memoised.
-struct TokenCache {
-    /// First byte → direct block number + 1 (0: no block yet).
-    blocks: [u16; 256],
-    /// Blocks of `BLOCK_SLOTS` slots: 0 = absent, else index + 1 in `hashes`.
-    direct: Vec<u16>,
-    map: HashMap<TokenKey, u32, FixedState>,
-    hashes: Vec<TokenHash>,
-    /// The hash of the last token that could not be memoised.
-    spare: Option<TokenHash>,
-}
-
-impl TokenCache {
-    fn new() -> TokenCache {
-        TokenCache {
-            blocks: [0; 256],
-            direct: Vec::new(),
-            map: HashMap::default(),
-            hashes: Vec::with_capacity(256),
-            spare: None,
-        }
-    }
-
-    /// The memoised hash of `token`, computing and memoising it with `hash` if needed.
-    #[inline]
-    fn get_or_insert<E>(
-        &mut self,
-        token: &[u8],
-        hash: impl FnOnce() -> Result<TokenHash, E>,
-    ) -> Result<&TokenHash, E> {
-        let direct = match *token {
-            [a] => Some((usize::from(a), BLOCK_SLOTS - 1)),
-            [a, b] => Some((usize::from(a), usize::from(b))),
-            _ => None,
-        };
-        if let Some((first, second)) = direct {
-            let block = usize::from(self.blocks[first]);
-            if block != 0 {
-                let i = usize::from(self.direct[(block - 1) * BLOCK_SLOTS + second]);
-                if i != 0 {
-                    return Ok(&self.hashes[i - 1]);
-                }
-            }
-            let th = hash()?;
-            let i = self.push(th);
-            let mut block = usize::from(self.blocks[first]);
-            if block == 0 {
-                self.direct.resize(self.direct.len() + BLOCK_SLOTS, 0);
-                block = self.direct.len() / BLOCK_SLOTS;
-                self.blocks[first] = block as u16;
-            }
-            self.direct[(block - 1) * BLOCK_SLOTS + second] = (i + 1) as u16;
-            return Ok(&self.hashes[i]);
-        }
-        let Some(key) = token_key(token) else {
-            return Ok(self.spare.insert(hash()?));
-        };
-        if let Some(&i) = self.map.get(&key) {
-            return Ok(&self.hashes[i as usize]);
-        }
-        let th = hash()?;
-        let i = self.push(th);
-        self.map.insert(key, i as u32);
-        Ok(&self.hashes[i])
-    }
-
-    fn clear(&mut self) {
-        self.hashes.clear();
-        self.map.clear();
-        self.blocks = [0; 256];
-        self.direct.clear();
-    }
-
-    /// Appends `th` (clearing the memo first when full) and returns its index.
-    fn push(&mut self, th: TokenHash) -> usize {
-        if self.hashes.len() >= CACHE_CAPACITY {
-            self.clear();
-        }
-        self.hashes.push(th);
-        self.hashes.len() - 1
-    }
-}
-
-/// Filters up to this many bits memoise values as bitmaps (else as bit positions).
-const BITMAP_MAX_BITS: usize = 4096;
-/// Words of the largest memoised bitmap.
-const BITMAP_WORDS: usize = BITMAP_MAX_BITS / 64;
-
-/// A value's bits while they are set, for filters of up to [`BITMAP_MAX_BITS`] bits.
-struct Bitmap(Box<[u64; BITMAP_WORDS]>);
-
-impl Default for Bitmap {
-    fn default() -> Bitmap {
-        Bitmap(Box::new([0; BITMAP_WORDS]))
-    }
-}
-
-/// `ValueKey` marker (top byte) of a value longer than [`TOKEN_KEY_LEN`] bytes.
-const LONG_VALUE: u128 = 0xff << 120;
-
-/// A value to look up: short values packed with [`token_key`], longer ones compared bytewise.
-#[derive(Clone, Copy)]
-struct ValueKey<'a> {
-    /// `token_key(value)`, or [`LONG_VALUE`].
-    packed: u128,
-    bytes: &'a [u8],
-    hash: u64,
-}
-
-impl<'a> ValueKey<'a> {
-    #[inline]
-    fn new(value: &'a str, hasher: &FixedState) -> ValueKey<'a> {
-        let bytes = value.as_bytes();
-        match token_key(bytes) {
-            Some(packed) => ValueKey {
-                packed,
-                bytes,
-                hash: hasher.hash_one(packed),
-            },
-            None => ValueKey {
-                packed: LONG_VALUE,
-                bytes,
-                hash: hasher.hash_one(bytes),
-            },
-        }
-    }
-}
-
-/// One memoised value: the packed value (or, for long values, [`LONG_VALUE`] | its offset and
-/// length in `ValueCache::keys`) and the range of its bits in `ValueCache::chunks`.
-#[derive(Clone, Copy)]
-struct ValueEntry {
-    key: u128,
-    hash: u64,
-    bits: u32,
-    bits_len: u32,
-}
-
-/// Words per chunk of `ValueCache::chunks`; a value's bits (at most [`BITMAP_WORDS`] or
-/// [`VALUE_CACHE_MAX_POSITIONS`] words) never straddle chunks.
-const CHUNK_WORDS: usize = 1 << 13;
-const _: () = assert!(BITMAP_WORDS <= CHUNK_WORDS && VALUE_CACHE_MAX_POSITIONS <= CHUNK_WORDS);
-
-/// Value → bits a feature sets (a bitmap of `hash_len` bits, or the positions as `u64`s),
-/// with long keys and all bits kept in arenas so that memoising a value allocates nothing
-/// (bits in fixed-size chunks, so growing never copies).
-#[derive(Default)]
-struct ValueCache {
-    table: HashTable<ValueEntry>,
-    keys: Vec<u8>,
-    /// Chunks of `CHUNK_WORDS` capacity; the first `used` are in use (kept for reuse).
-    chunks: Vec<Vec<u64>>,
-    used: usize,
-}
-
-impl ValueCache {
-    fn clear(&mut self) {
-        self.table.clear();
-        self.keys.clear();
-        self.used = 0;
-    }
-
-    /// Appends `bits` (at most `CHUNK_WORDS`) to the arena and returns their offset.
-    fn push_bits(&mut self, bits: impl ExactSizeIterator<Item = u64>) -> usize {
-        if self.used == 0 || self.chunks[self.used - 1].len() + bits.len() > CHUNK_WORDS {
-            if self.used == self.chunks.len() {
-                self.chunks.push(Vec::with_capacity(CHUNK_WORDS));
-            }
-            self.chunks[self.used].clear();
-            self.used += 1;
-        }
-        let chunk = &mut self.chunks[self.used - 1];
-        let offset = (self.used - 1) * CHUNK_WORDS + chunk.len();
-        chunk.extend(bits);
-        offset
-    }
-
-    #[inline]
-    fn get(&self, key: &ValueKey<'_>) -> Option<&[u64]> {
-        let e = self.table.find(key.hash, |e| {
-            if key.packed != LONG_VALUE {
-                return e.key == key.packed;
-            }
-            if e.key & LONG_VALUE != LONG_VALUE || e.hash != key.hash {
-                return false;
-            }
-            let (start, len) = (e.key as u32 as usize, (e.key >> 32) as u32 as usize);
-            self.keys[start..start + len] == *key.bytes
-        })?;
-        let (chunk, start) = (e.bits as usize / CHUNK_WORDS, e.bits as usize % CHUNK_WORDS);
-        Some(&self.chunks[chunk][start..start + e.bits_len as usize])
-    }
-
-    fn insert(&mut self, key: &ValueKey<'_>, bits: impl ExactSizeIterator<Item = u64>) {
-        if self.table.len() >= CACHE_CAPACITY {
-            self.clear();
-        }
-        let packed = if key.packed == LONG_VALUE {
-            let start = self.keys.len() as u128;
-            self.keys.extend_from_slice(key.bytes);
-            LONG_VALUE | start | ((key.bytes.len() as u128) << 32)
-        } else {
-            key.packed
-        };
-        let bits_len = bits.len() as u32;
-        let entry = ValueEntry {
-            key: packed,
-            hash: key.hash,
-            bits: self.push_bits(bits) as u32,
-            bits_len,
-        };
-        self.table.insert_unique(key.hash, entry, |e| e.hash);
-    }
-}
-
 /// Per-thread working memory and memo caches for one encoder (`encoder_id`; 0 = none).
 #[derive(Default)]
 struct Scratch {
@@ -369,7 +142,7 @@ thread_local! {
 /// `8i..8i + 8`) with its length in the top byte. Overlapping loads are shifted to their exact
 /// position, so overlapping bytes OR with themselves: the packing is exact, hence injective.
 #[inline]
-fn token_key(token: &[u8]) -> Option<TokenKey> {
+pub(crate) fn token_key(token: &[u8]) -> Option<TokenKey> {
     let n = token.len();
     let packed = match n {
         0 => 0,
@@ -647,111 +420,5 @@ fn fold_into(filter: &mut [u8], folds: u32, out: &mut [u8]) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn token_keys_are_injective() {
-        let alphabet = [0u8, 1, b' ', b'a', 0x7f, 0x80, 0xff];
-        let mut seen = HashMap::new();
-        let mut x = 1u64;
-        for len in 0..=TOKEN_KEY_LEN {
-            for _ in 0..2000 {
-                let token: Vec<u8> = (0..len)
-                    .map(|_| {
-                        x = x
-                            .wrapping_mul(6364136223846793005)
-                            .wrapping_add(1442695040888963407);
-                        alphabet[(x >> 59) as usize % alphabet.len()]
-                    })
-                    .collect();
-                let key = token_key(&token).unwrap();
-                assert_eq!(*seen.entry(key).or_insert_with(|| token.clone()), token);
-            }
-        }
-        assert!(token_key(&[0; TOKEN_KEY_LEN + 1]).is_none());
-    }
-
-    fn mixed_schema() -> Schema {
-        let feature = |name: &str, hash: &str| {
-            format!(
-                r#"{{"identifier": "{name}", "format": {{"type": "string", "encoding": "utf-8"}},
-                "hashing": {{"comparison": {{"type": "ngram", "n": 2}},
-                "strategy": {{"bitsPerFeature": 60}}, "hash": {{"type": "{hash}"}}}}}}"#
-            )
-        };
-        Schema::from_json_str(&format!(
-            r#"{{"version": 3, "clkConfig": {{"l": 1024, "xorFolds": 1,
-            "kdf": {{"type": "HKDF", "hash": "SHA256", "keySize": 64}}}},
-            "features": [{}, {}]}}"#,
-            feature("a", "blakeHash"),
-            feature("b", "doubleHash")
-        ))
-        .unwrap()
-    }
-
-    /// Memo eviction (more distinct values and tokens than `CACHE_CAPACITY`), long values and
-    /// scratch reuse between encoders on one thread leave the output unchanged.
-    #[test]
-    fn memos_and_scratch_reuse_do_not_change_output() {
-        let schema = mixed_schema();
-        let warm = Encoder::new(&schema, b"secret").unwrap();
-        let (b, c) = (
-            Encoder::new(&schema, b"secret").unwrap(),
-            Encoder::new(&schema, b"secret").unwrap(),
-        );
-        let mut x = 7u64;
-        let mut rand_text = |len: usize| -> String {
-            (0..len)
-                .map(|_| {
-                    x = x
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    char::from(b' ' + ((x >> 33) % 95) as u8)
-                })
-                .collect()
-        };
-        let n = CACHE_CAPACITY + 300;
-        let records: Vec<[String; 2]> = (0..n)
-            .map(|i| {
-                let len = [1, 2, 7, 15, 16, 40, 70][i % 7];
-                // Some values repeat, so memo hits are exercised too.
-                let a = if i % 5 == 0 {
-                    format!("v{}", i % 50)
-                } else {
-                    rand_text(len)
-                };
-                [a, rand_text(3 + i % 4)]
-            })
-            .collect();
-        let all = || records.iter().chain(records.iter().take(500));
-        let warm_clks: Vec<Clk> = all()
-            .map(|[a, b]| warm.encode_record(&[a, b]).unwrap())
-            .collect();
-        for (i, ([a, b_value], warm_clk)) in all().zip(&warm_clks).enumerate() {
-            // Alternating `b` and `c` resets the thread's scratch on every record: always cold.
-            let cold = if i % 2 == 0 { &b } else { &c };
-            assert_eq!(
-                &cold.encode_record(&[a, b_value]).unwrap(),
-                warm_clk,
-                "record {i}"
-            );
-        }
-    }
-
-    #[test]
-    fn folding_xors_halves() {
-        let mut filter = [0b1010_0000, 0b0110_0000, 0xff, 0x0f];
-        let mut out = [0u8; 1];
-        fold_into(&mut filter, 2, &mut out);
-        assert_eq!(out[0], 0b1010_0000 ^ 0b0110_0000 ^ 0xff ^ 0x0f);
-    }
-
-    #[test]
-    fn clk_bit_order_is_big_endian() {
-        let c = Clk::from_bytes(vec![0x80, 0x01]);
-        assert!(c.bit(0) && c.bit(15) && !c.bit(1) && !c.bit(16));
-        assert_eq!(c.popcount(), 2);
-        assert_eq!(c.len_bits(), 16);
-    }
-}
+#[path = "encoder_tests.rs"]
+mod tests;

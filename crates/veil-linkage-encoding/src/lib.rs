@@ -26,6 +26,7 @@ mod error;
 mod format;
 mod hashing;
 mod keys;
+mod memo;
 mod numbers;
 mod output;
 mod schema;
