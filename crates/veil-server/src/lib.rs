@@ -32,10 +32,16 @@ pub struct AppState {
 
 /// The complete router: native API, operations endpoints, metrics and request tracing.
 pub fn router(state: AppState) -> Router {
+    router_with_v1(state, None)
+}
+
+/// [`router`] plus, when given, the Anonlink Entity Service compatibility API (the
+/// `veil-entity-service` crate's router) nested at `/api/v1`.
+pub fn router_with_v1(state: AppState, entity_service: Option<Router>) -> Router {
     // Install the recorder now: until it is installed, every counter and histogram update (requests,
     // tasks run by in-process workers) goes nowhere, so waiting for the first scrape would lose them.
     let _ = prometheus_handle();
-    let api = Router::new()
+    let mut api = Router::new()
         .route("/jobs", get(jobs::list).post(jobs::submit))
         .route("/jobs/{id}", get(jobs::describe))
         .route("/jobs/{id}/cancel", post(jobs::cancel))
@@ -44,6 +50,9 @@ pub fn router(state: AppState) -> Router {
         .route("/queue", get(ops::queue_stats))
         .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(error::not_found);
+    if let Some(entity_service) = entity_service {
+        api = api.nest_service("/v1", entity_service);
+    }
     Router::new()
         .nest("/api", api)
         .route("/healthz", get(ops::healthz))

@@ -118,7 +118,12 @@ pub async fn serve(
         "veil is serving; try: curl http://{}/healthz",
         config.server.listen
     );
-    veil_server::serve(listener, veil_server::router(state), shutdown.clone())
+    let entity_service = veil_entity_service::router(veil_entity_service::EntityState::new(
+        backends.database.clone(),
+        backends.platform.blobs.clone(),
+    ));
+    let router = veil_server::router_with_v1(state, Some(entity_service));
+    veil_server::serve(listener, router, shutdown.clone())
         .await
         .context("serve HTTP")?;
     if let Some(workers) = workers {
