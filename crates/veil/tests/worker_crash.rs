@@ -57,16 +57,19 @@ async fn job_survives_a_worker_killed_mid_task() {
         .await
         .unwrap();
 
-    // Kill the victim once the job is well under way, while it holds tasks.
+    // Kill the victim once the job is well under way and both workers hold tasks: each worker runs at
+    // most 2 at once, so 3 or more running tasks mean the victim holds at least one.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let description = client.describe_job(job.id).await.unwrap();
-        let done = description
-            .tasks
-            .iter()
-            .filter(|t| t.state == TaskState::Succeeded)
-            .count();
-        if done >= 6 {
+        let count = |state| {
+            description
+                .tasks
+                .iter()
+                .filter(|t| t.state == state)
+                .count()
+        };
+        if count(TaskState::Succeeded) >= 4 && count(TaskState::Running) >= 3 {
             break;
         }
         assert!(
