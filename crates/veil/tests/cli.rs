@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{free_port, veil, wait_healthy, Process};
+use common::{free_port, start_server, veil};
 
 fn run(args: &[&str], env: &[(&str, String)]) -> (i32, String, String) {
     let output = veil(env).args(args).output().expect("run veil");
@@ -125,20 +125,9 @@ async fn serve_runs_jobs_and_shuts_down_cleanly_on_sigterm() {
         "VEIL_DATA_DIR",
         dir.path().join("data").display().to_string(),
     )];
-    let mut command = veil(&env);
-    command.args([
-        "serve",
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--log-format",
-        "json",
-    ]);
-    let mut server = Process::spawn(command, &dir.path().join("serve.log"));
-    assert!(
-        wait_healthy(&base, Duration::from_secs(30)).await,
-        "{}",
-        server.output()
-    );
+    let listen = format!("127.0.0.1:{port}");
+    let args = ["--listen", &listen, "--log-format", "json"];
+    let mut server = start_server(&env, &args, &base, &dir.path().join("serve.log")).await;
     assert!(
         dir.path().join("data/veil.db").exists(),
         "embedded SQLite lives in the data dir"
@@ -208,20 +197,9 @@ async fn sigterm_releases_unfinished_tasks_after_the_grace_period() {
         ("VEIL_WORKER_SHUTDOWN_GRACE_SECONDS", "1".to_string()),
         ("VEIL_QUEUE_POLL_INTERVAL_MS", "50".to_string()),
     ];
-    let mut command = veil(&env);
-    command.args([
-        "serve",
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--workers",
-        "2",
-    ]);
-    let mut server = Process::spawn(command, &dir.path().join("serve.log"));
-    assert!(
-        wait_healthy(&base, Duration::from_secs(30)).await,
-        "{}",
-        server.output()
-    );
+    let listen = format!("127.0.0.1:{port}");
+    let args = ["--listen", &listen, "--workers", "2"];
+    let mut server = start_server(&env, &args, &base, &dir.path().join("serve.log")).await;
 
     let client = veil_client::VeilClient::new(&base).unwrap();
     let params = serde_json::json!({ "tasks": 2, "millis": 600_000 });
@@ -258,16 +236,8 @@ async fn sigterm_releases_unfinished_tasks_after_the_grace_period() {
     );
 
     // The tasks went back to the queue unfinished, without spending an attempt; a new process takes them.
-    let mut command = veil(&env);
-    command.args([
-        "serve",
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--workers",
-        "0",
-    ]);
-    let _restarted = Process::spawn(command, &dir.path().join("serve2.log"));
-    assert!(wait_healthy(&base, Duration::from_secs(30)).await);
+    let args = ["--listen", &listen, "--workers", "0"];
+    let _restarted = start_server(&env, &args, &base, &dir.path().join("serve2.log")).await;
     let description = client.describe_job(job.id).await.unwrap();
     assert!(
         description

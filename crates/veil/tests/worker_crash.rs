@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::{free_port, veil, wait_healthy, Process};
+use common::{free_port, start_server, veil, Process};
 use veil_client::VeilClient;
 use veil_domain::{JobState, NewJob, TaskState};
 
@@ -29,14 +29,13 @@ async fn job_survives_a_worker_killed_mid_task() {
         ("VEIL_QUEUE_POLL_INTERVAL_MS", "50".to_string()),
         ("VEIL_LOG", "info".to_string()),
     ];
-    let mut server_cmd = veil(&env);
-    server_cmd.args(["serve", "--workers", "0"]);
-    let server = Process::spawn(server_cmd, &dir.path().join("server.log"));
-    assert!(
-        wait_healthy(&base, Duration::from_secs(30)).await,
-        "server did not start:\n{}",
-        server.output()
-    );
+    let _server = start_server(
+        &env,
+        &["--workers", "0"],
+        &base,
+        &dir.path().join("server.log"),
+    )
+    .await;
 
     let start_worker = |name: &str| {
         let mut command = veil(&env);

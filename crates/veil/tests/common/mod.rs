@@ -94,3 +94,24 @@ pub async fn wait_healthy(base: &str, timeout: Duration) -> bool {
     }
     false
 }
+
+/// Starts `veil serve ARGS…` with `env`, logging to `log`, and waits until `base` answers `/healthz`.
+///
+/// # Panics
+/// When the server is not healthy within 30 s (the panic shows its log).
+pub async fn start_server(
+    env: &[(&str, String)],
+    args: &[&str],
+    base: &str,
+    log: &Path,
+) -> Process {
+    let mut command = veil(env);
+    command.arg("serve").args(args);
+    let server = Process::spawn(command, log);
+    assert!(
+        wait_healthy(base, Duration::from_secs(30)).await,
+        "server did not start:\n{}",
+        server.output()
+    );
+    server
+}
