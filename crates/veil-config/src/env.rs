@@ -13,6 +13,9 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("VEIL_DATA_DIR", "data_dir"),
     ("VEIL_LISTEN", "server.listen"),
     ("VEIL_SERVER_WORKERS", "server.workers"),
+    ("VEIL_MAX_BODY_MIB", "server.max_body_mib"),
+    ("VEIL_RATE_LIMIT_PER_SECOND", "server.rate_limit_per_second"),
+    ("VEIL_RATE_LIMIT_BURST", "server.rate_limit_burst"),
     ("VEIL_METADATA_URL", "metadata.url"),
     ("VEIL_METADATA_URL_FILE", "metadata.url_file"),
     ("VEIL_METADATA_MAX_CONNECTIONS", "metadata.max_connections"),
@@ -38,6 +41,11 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
         "VEIL_WORKER_SHUTDOWN_GRACE_SECONDS",
         "worker.shutdown_grace_seconds",
     ),
+    (
+        "VEIL_LINKAGE_CHUNK_COMPARISONS",
+        "linkage.chunk_comparisons",
+    ),
+    ("VEIL_LINKAGE_MAX_CANDIDATES", "linkage.max_candidates"),
     ("VEIL_LOG_FORMAT", "log.format"),
     ("VEIL_LOG", "log.filter"),
 ];
@@ -89,6 +97,21 @@ pub(crate) fn apply(
             "data_dir" => file.data_dir = text,
             "server.listen" => file.server.listen = text,
             "server.workers" => file.server.workers = Some(parse(var, value, "a whole number")?),
+            "server.max_body_mib" => {
+                file.server.max_body_mib = Some(parse(var, value, "a whole number")?)
+            }
+            "server.rate_limit_per_second" => {
+                file.server.rate_limit_per_second = Some(parse(var, value, "a whole number")?)
+            }
+            "server.rate_limit_burst" => {
+                file.server.rate_limit_burst = Some(parse(var, value, "a whole number")?)
+            }
+            "linkage.chunk_comparisons" => {
+                file.linkage.chunk_comparisons = Some(parse(var, value, "a whole number")?)
+            }
+            "linkage.max_candidates" => {
+                file.linkage.max_candidates = Some(parse(var, value, "a whole number")?)
+            }
             "metadata.url" => file.metadata.url = text,
             "metadata.url_file" => file.metadata.url_file = text,
             "metadata.max_connections" => {

@@ -23,6 +23,8 @@ pub(crate) struct ConfigFile {
     pub worker: WorkerSection,
     #[serde(default)]
     pub log: LogSection,
+    #[serde(default)]
+    pub linkage: LinkageSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -31,6 +33,9 @@ pub(crate) struct ServerSection {
     pub listen: Option<String>,
     /// Number of in-process workers `veil serve` runs beside the API.
     pub workers: Option<u32>,
+    pub max_body_mib: Option<u64>,
+    pub rate_limit_per_second: Option<u32>,
+    pub rate_limit_burst: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -84,4 +89,11 @@ pub(crate) struct WorkerSection {
 pub(crate) struct LogSection {
     pub format: Option<String>,
     pub filter: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LinkageSection {
+    pub chunk_comparisons: Option<u64>,
+    pub max_candidates: Option<u64>,
 }

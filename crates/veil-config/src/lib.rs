@@ -43,6 +43,8 @@ pub struct Config {
     pub worker: WorkerConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Record-linkage runs.
+    pub linkage: LinkageConfig,
 }
 
 /// HTTP server settings.
@@ -52,6 +54,21 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// In-process workers run by `veil serve` beside the API.
     pub workers: u32,
+    /// The largest request body accepted, in bytes (larger bodies get 413).
+    pub max_body_bytes: u64,
+    /// Requests per second one client IP may make on average; 0 turns the limit off (over it: 503).
+    pub rate_limit_per_second: u32,
+    /// Requests one client IP may make in a burst above the average rate.
+    pub rate_limit_burst: u32,
+}
+
+/// How record-linkage runs are split and bounded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkageConfig {
+    /// Comparisons per comparison task; larger blocks are split into chunks of about this many.
+    pub chunk_comparisons: u64,
+    /// The most candidate pairs a run may produce; more puts the run in error, never out of memory.
+    pub max_candidates: u64,
 }
 
 /// Metadata database settings.

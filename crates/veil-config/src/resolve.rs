@@ -9,8 +9,8 @@ use secrecy::SecretString;
 use crate::env::KeySources;
 use crate::file::{ConfigFile, CONFIG_VERSION};
 use crate::{
-    BlobConfig, Config, ConfigError, LogConfig, LogFormat, MetadataConfig, QueueConfig, S3Config,
-    ServerConfig, WorkerConfig, DEFAULT_DATA_DIR, DEFAULT_LISTEN,
+    BlobConfig, Config, ConfigError, LinkageConfig, LogConfig, LogFormat, MetadataConfig,
+    QueueConfig, S3Config, ServerConfig, WorkerConfig, DEFAULT_DATA_DIR, DEFAULT_LISTEN,
 };
 
 pub(crate) fn resolve(file: ConfigFile, sources: &KeySources) -> Result<Config, ConfigError> {
@@ -45,6 +45,34 @@ pub(crate) fn resolve(file: ConfigFile, sources: &KeySources) -> Result<Config, 
         )
     })?;
     let workers = file.server.workers.unwrap_or(2);
+    let max_body_mib = positive(
+        file.server.max_body_mib.unwrap_or(1024),
+        "server.max_body_mib",
+        sources,
+    )?;
+    let server = ServerConfig {
+        listen,
+        workers,
+        max_body_bytes: max_body_mib.saturating_mul(1024 * 1024),
+        rate_limit_per_second: file.server.rate_limit_per_second.unwrap_or(100),
+        rate_limit_burst: positive(
+            file.server.rate_limit_burst.unwrap_or(200),
+            "server.rate_limit_burst",
+            sources,
+        )?,
+    };
+    let linkage = LinkageConfig {
+        chunk_comparisons: positive(
+            file.linkage.chunk_comparisons.unwrap_or(500_000_000),
+            "linkage.chunk_comparisons",
+            sources,
+        )?,
+        max_candidates: positive(
+            file.linkage.max_candidates.unwrap_or(50_000_000),
+            "linkage.max_candidates",
+            sources,
+        )?,
+    };
 
     let metadata_url = match secret_value(
         file.metadata.url,
@@ -160,7 +188,7 @@ pub(crate) fn resolve(file: ConfigFile, sources: &KeySources) -> Result<Config, 
 
     Ok(Config {
         data_dir,
-        server: ServerConfig { listen, workers },
+        server,
         metadata: MetadataConfig {
             url: SecretString::from(metadata_url),
             max_connections,
@@ -169,6 +197,7 @@ pub(crate) fn resolve(file: ConfigFile, sources: &KeySources) -> Result<Config, 
         queue,
         worker,
         log,
+        linkage,
     })
 }
 

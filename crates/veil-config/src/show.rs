@@ -43,6 +43,17 @@ pub(crate) fn redacted_toml(config: &Config) -> String {
         quoted(&config.server.listen.to_string())
     );
     let _ = writeln!(out, "workers = {}", config.server.workers);
+    let _ = writeln!(
+        out,
+        "max_body_mib = {}",
+        config.server.max_body_bytes / (1024 * 1024)
+    );
+    let _ = writeln!(
+        out,
+        "rate_limit_per_second = {}",
+        config.server.rate_limit_per_second
+    );
+    let _ = writeln!(out, "rate_limit_burst = {}", config.server.rate_limit_burst);
     let _ = writeln!(out, "\n[metadata]");
     let _ = writeln!(
         out,
@@ -87,6 +98,13 @@ pub(crate) fn redacted_toml(config: &Config) -> String {
         "shutdown_grace_seconds = {}",
         config.worker.shutdown_grace.as_secs()
     );
+    let _ = writeln!(out, "\n[linkage]");
+    let _ = writeln!(
+        out,
+        "chunk_comparisons = {}",
+        config.linkage.chunk_comparisons
+    );
+    let _ = writeln!(out, "max_candidates = {}", config.linkage.max_candidates);
     let _ = writeln!(out, "\n[log]");
     let format = match config.log.format {
         LogFormat::Human => "human",
