@@ -2,9 +2,11 @@
 
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::OriginalUri;
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use veil_service::ServiceError;
+
+use crate::limits::LimitError;
 
 /// An error answered to an HTTP client.
 #[derive(Debug)]
@@ -59,6 +61,30 @@ impl IntoResponse for ApiError {
             body.to_string(),
         )
             .into_response()
+    }
+}
+
+impl IntoResponse for LimitError {
+    fn into_response(self) -> Response {
+        let (status, retry_after_seconds) = match &self {
+            LimitError::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, None),
+            // 503 rather than 429: Entity Service clients retry on 503.
+            LimitError::TooManyRequests {
+                retry_after_seconds,
+                ..
+            } => (StatusCode::SERVICE_UNAVAILABLE, Some(*retry_after_seconds)),
+        };
+        let mut response = ApiError {
+            status,
+            detail: self.to_string(),
+        }
+        .into_response();
+        if let Some(seconds) = retry_after_seconds {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 

@@ -3,12 +3,15 @@
 //! Handlers parse the request, call one use case and serialise its answer; every error is turned into
 //! a status code and a problem-JSON body in one place ([`ApiError`]). Besides the native API under
 //! `/api`, the server answers `/healthz` (the process is up), `/readyz` (its backends answer) and
-//! `/metrics` (Prometheus text format).
+//! `/metrics` (Prometheus text format). [`router_with_limits`] adds a request body limit and a
+//! per-client rate limit ([`Limits`]).
 
 mod error;
 mod jobs;
+mod limits;
 mod metrics_layer;
 mod ops;
+mod rate_limit;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use veil_service::JobService;
 
 pub use error::ApiError;
+pub use limits::Limits;
 pub use metrics_layer::prometheus_handle;
 
 /// What every handler can reach.
@@ -38,6 +42,25 @@ pub fn router(state: AppState) -> Router {
 /// [`router`] plus, when given, the Anonlink Entity Service compatibility API (the
 /// `veil-entity-service` crate's router) nested at `/api/v1`.
 pub fn router_with_v1(state: AppState, entity_service: Option<Router>) -> Router {
+    build_router(state, entity_service, None)
+}
+
+/// [`router_with_v1`] with `limits` on every route, the Entity Service API included: bodies over
+/// the limit are answered 413, and a client over its rate 503 with `Retry-After` (except on
+/// `/healthz`, `/readyz` and `/metrics`). Both answers are problem JSON.
+pub fn router_with_limits(
+    state: AppState,
+    entity_service: Option<Router>,
+    limits: &Limits,
+) -> Router {
+    build_router(state, entity_service, Some(limits))
+}
+
+fn build_router(
+    state: AppState,
+    entity_service: Option<Router>,
+    limits: Option<&Limits>,
+) -> Router {
     // Install the recorder now: until it is installed, every counter and histogram update (requests,
     // tasks run by in-process workers) goes nowhere, so waiting for the first scrape would lose them.
     let _ = prometheus_handle();
@@ -53,13 +76,17 @@ pub fn router_with_v1(state: AppState, entity_service: Option<Router>) -> Router
     if let Some(entity_service) = entity_service {
         api = api.nest_service("/v1", entity_service);
     }
-    Router::new()
+    let mut routes = Router::new()
         .nest("/api", api)
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .method_not_allowed_fallback(error::method_not_allowed)
-        .fallback(error::not_found)
+        .fallback(error::not_found);
+    if let Some(limits) = limits {
+        routes = limits::apply(routes, limits);
+    }
+    routes
         .layer(axum::middleware::from_fn(metrics_layer::track_requests))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

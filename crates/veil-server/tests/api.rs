@@ -3,7 +3,8 @@
 //! `VeilClient` and through raw `reqwest` where status codes and headers matter.
 //!
 //! Cases live in `tests/api/`: job lifecycle and listing in `jobs.rs`, error answers in `errors.rs`,
-//! cancellation in `cancel.rs`, operations endpoints (health, readiness, config, metrics) in `ops.rs`.
+//! cancellation in `cancel.rs`, operations endpoints (health, readiness, config, metrics) in `ops.rs`,
+//! the body-size and rate limits in `limits.rs`.
 
 mod common;
 
@@ -13,5 +14,7 @@ mod cancel;
 mod errors;
 #[path = "api/jobs.rs"]
 mod jobs;
+#[path = "api/limits.rs"]
+mod limits;
 #[path = "api/ops.rs"]
 mod ops;

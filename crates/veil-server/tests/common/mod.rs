@@ -12,7 +12,7 @@ use veil_client::VeilClient;
 use veil_domain::{Job, JobId, JobState, NewJob};
 use veil_metadata::testsuite::{fresh_sqlite, TestDatabase};
 use veil_queue::{QueueSettings, SqlQueue, TaskQueue};
-use veil_server::AppState;
+use veil_server::{AppState, Limits};
 use veil_service::{JobService, Platform, Registry, TaskRunner};
 use veil_worker::{WorkerPool, WorkerSettings};
 
@@ -57,8 +57,19 @@ impl TestApp {
         app
     }
 
+    /// The app with its workers on a fresh SQLite database, with `limits` on every route.
+    pub async fn start_with_limits(limits: Limits) -> TestApp {
+        let mut app = TestApp::launch(fresh_sqlite().await, Some(limits)).await;
+        app.start_workers();
+        app
+    }
+
     /// The app on `database` with no worker yet: jobs stay queued until [`TestApp::start_workers`].
     pub async fn start_without_workers(database: TestDatabase) -> TestApp {
+        TestApp::launch(database, None).await
+    }
+
+    async fn launch(database: TestDatabase, limits: Option<Limits>) -> TestApp {
         let settings = QueueSettings {
             backoff_base: Duration::from_millis(20),
             backoff_max: Duration::from_millis(200),
@@ -81,11 +92,11 @@ impl TestApp {
             .await
             .expect("bind an ephemeral port");
         let base = format!("http://{}", listener.local_addr().expect("local address"));
-        let server = tokio::spawn(veil_server::serve(
-            listener,
-            veil_server::router(state),
-            shutdown.clone(),
-        ));
+        let router = match limits {
+            Some(limits) => veil_server::router_with_limits(state, None, &limits),
+            None => veil_server::router(state),
+        };
+        let server = tokio::spawn(veil_server::serve(listener, router, shutdown.clone()));
 
         let http = reqwest::Client::builder()
             .timeout(PATIENCE)
