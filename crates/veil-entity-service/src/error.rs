@@ -33,6 +33,9 @@ pub enum EntityError {
     /// The blob store failed (503).
     #[error("blob store error: {0}")]
     Blob(#[from] BlobError),
+    /// The platform's job service failed (503).
+    #[error("job service error: {0}")]
+    Service(#[from] veil_service::ServiceError),
     /// Stored data could not be read back (500).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
@@ -57,7 +60,7 @@ impl EntityError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::FeatureDisabled(_) | Self::Corrupt(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::Database(_) | Self::Blob(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(_) | Self::Blob(_) | Self::Service(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }

@@ -1,18 +1,24 @@
 //! The Anonlink Entity Service REST API v1, served by Veil so that existing Entity Service clients work
 //! unchanged. [`router`] is meant to be nested at `/api/v1`.
 //!
-//! This first slice covers service status and version, projects (create, list, describe, delete) and
-//! direct encoding uploads (`POST /projects/{id}/clks`). Projects, parties and uploads live in the
-//! metadata database ([`SqlProjectStore`], migration `0002_entity_service`); the decoded encodings are
-//! stored as one binary blob per upload (concatenated, fixed size each) in the platform's blob store.
-//! Upload bodies are read into memory whole (at most [`MAX_BODY_BYTES`]).
+//! Served: service status and version; projects (create, list, describe, delete); encoding uploads
+//! (`POST /projects/{id}/clks` as JSON, decoded on a blocking thread; `POST /projects/{id}/binaryclks`
+//! streamed to the blob store); runs (`/projects/{id}/runs…`: create, list, describe, status, result,
+//! delete). Projects, parties, uploads and runs live in the metadata database ([`SqlProjectStore`],
+//! migrations `0002_entity_service` and `0003_entity_runs`); encodings are stored as one binary blob
+//! per upload (concatenated, fixed size each) in the platform's blob store. A run becomes a platform
+//! job ([`runs::LinkageRunJob`]) whose comparison tasks run on the platform's workers.
 //!
 //! Errors are `application/problem+json` with the Entity Service's statuses ([`EntityError`]).
 
+mod binary;
 mod error;
 mod general;
 mod projects;
+mod run_store;
+pub mod runs;
 mod sql;
+mod sql_runs;
 mod store;
 pub mod tokens;
 pub mod upload;
@@ -25,31 +31,60 @@ use axum::routing::{get, post};
 use axum::Router;
 use veil_blob::BlobStore;
 use veil_metadata::Database;
+use veil_service::JobService;
 
 pub use error::{EntityError, EntityResult, INVALID_ACCESS};
-pub use projects::MAX_PARTIES;
+pub use projects::{MAX_ENCODING_BYTES, MAX_PARTIES};
+pub use run_store::{run_state, RunRecord, RunStore};
 pub use sql::SqlProjectStore;
 pub use store::{party_state, PartyRecord, ProjectRecord, ProjectStore, UploadRecord};
 
-/// The largest request body accepted (upload bodies are read into memory whole): 512 MiB.
-pub const MAX_BODY_BYTES: usize = 512 * 1024 * 1024;
+/// How runs are split into tasks and bounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunSettings {
+    /// Comparisons per comparison task (`linkage.chunk_comparisons`).
+    pub chunk_comparisons: u64,
+    /// The most candidate pairs a run may produce (`linkage.max_candidates`).
+    pub max_candidates: u64,
+}
 
 /// What the compatibility API's handlers reach.
 #[derive(Clone)]
 pub struct EntityState {
     /// Projects, parties and uploads.
     pub store: Arc<dyn ProjectStore>,
-    /// Where uploaded encodings are stored.
+    /// Runs.
+    pub runs: Arc<dyn RunStore>,
+    /// Where uploaded encodings and run outputs are stored.
     pub blobs: Arc<dyn BlobStore>,
+    /// The platform's jobs, which compute runs.
+    pub jobs: JobService,
+    /// Run planning settings.
+    pub settings: RunSettings,
 }
 
 impl EntityState {
-    /// The state on the metadata `database` (migrated) and the platform's blob store.
-    pub fn new(database: Database, blobs: Arc<dyn BlobStore>) -> Self {
+    /// The state on the metadata `database` (migrated), the platform's blob store and job service.
+    pub fn new(
+        database: Database,
+        blobs: Arc<dyn BlobStore>,
+        jobs: JobService,
+        settings: RunSettings,
+    ) -> Self {
+        let store = Arc::new(SqlProjectStore::new(database));
         Self {
-            store: Arc::new(SqlProjectStore::new(database)),
+            store: store.clone(),
+            runs: store,
             blobs,
+            jobs,
+            settings,
         }
+    }
+
+    /// Submits runs that a previous process left unsubmitted; call once at startup. Returns how
+    /// many projects had such runs.
+    pub async fn recover_runs(&self) -> EntityResult<usize> {
+        runs::submit::recover(self).await
     }
 }
 
@@ -65,13 +100,31 @@ pub fn router(state: EntityState) -> Router {
             get(projects::describe).delete(projects::delete),
         )
         .route("/projects/{project_id}/clks", post(projects::upload))
+        .route("/projects/{project_id}/binaryclks", post(binary::upload))
+        .route(
+            "/projects/{project_id}/runs",
+            get(runs::handlers::list).post(runs::handlers::create),
+        )
+        .route(
+            "/projects/{project_id}/runs/{run_id}",
+            get(runs::handlers::describe).delete(runs::handlers::delete),
+        )
+        .route(
+            "/projects/{project_id}/runs/{run_id}/status",
+            get(runs::handlers::status),
+        )
+        .route(
+            "/projects/{project_id}/runs/{run_id}/result",
+            get(runs::handlers::result),
+        )
         .route(
             "/projects/{project_id}/authorize-external-upload",
             get(projects::authorize_external_upload),
         )
         .method_not_allowed_fallback(general::method_not_allowed)
         .fallback(general::not_found)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // The server's global body limit (`server.max_body_mib`) governs instead.
+        .layer(DefaultBodyLimit::disable())
         .with_state(state);
     // Middleware on a Router runs after routing, so the path is rewritten by wrapping the whole router.
     let normalised = tower::ServiceBuilder::new()

@@ -18,15 +18,18 @@ const RESULT_TYPES: [&str; 3] = ["groups", "permutations", "similarity_scores"];
 /// The most parties a project may have (each gets an update token row).
 pub const MAX_PARTIES: i64 = 1000;
 
+/// The largest encoding accepted, in bytes (as the comparison engine's limit).
+pub const MAX_ENCODING_BYTES: usize = veil_linkage_matching::clk::MAX_CLK_BYTES;
+
 /// The answer when a party uploads a second time (as the original words it).
-const ALREADY_UPLOADED: &str = "This token has already been used to upload clks.";
+pub(crate) const ALREADY_UPLOADED: &str = "This token has already been used to upload clks.";
 
 fn bad(detail: impl Into<String>) -> EntityError {
     EntityError::bad_request(detail)
 }
 
 /// The `Authorization` header: the bare token, as Entity Service clients send it.
-fn token(headers: &HeaderMap) -> EntityResult<&str> {
+pub(crate) fn token(headers: &HeaderMap) -> EntityResult<&str> {
     headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -35,7 +38,7 @@ fn token(headers: &HeaderMap) -> EntityResult<&str> {
         .ok_or_else(|| EntityError::Forbidden("Authentication token required".to_string()))
 }
 
-async fn load(
+pub(crate) async fn load(
     state: &EntityState,
     project_id: &str,
 ) -> EntityResult<(ProjectRecord, Vec<PartyRecord>)> {
@@ -182,6 +185,9 @@ pub async fn delete(
     if !tokens::matches(token(&headers)?, &project.result_token) {
         return Err(EntityError::invalid_access());
     }
+    for run in state.runs.list_runs(&project_id).await? {
+        crate::runs::handlers::purge_run(&state, &run).await;
+    }
     let mut keys: BTreeSet<String> = state
         .store
         .delete_project(&project_id)
@@ -206,7 +212,7 @@ pub async fn delete(
 }
 
 /// Where a project's blobs live.
-fn blob_prefix(project_id: &str) -> String {
+pub(crate) fn blob_prefix(project_id: &str) -> String {
     format!("entity-service/projects/{project_id}")
 }
 
@@ -218,18 +224,62 @@ pub async fn upload(
     headers: HeaderMap,
     body: Bytes,
 ) -> EntityResult<Response> {
-    let (project, parties) = load(&state, &project_id).await?;
-    let token = token(&headers)?;
+    let (project, party) = uploading_party(&state, &project_id, &headers).await?;
+    let uses_blocking = project.uses_blocking;
+    let valid = tokio::task::spawn_blocking(move || upload::parse(&body, uses_blocking))
+        .await
+        .map_err(|err| EntityError::Corrupt(format!("upload parser failed: {err}")))??;
+    let record = begin_upload(
+        &state,
+        &project_id,
+        &party,
+        valid.count,
+        valid.size,
+        valid.block_count,
+        valid.blocks.is_some(),
+    )
+    .await?;
+    let stored = store_upload(&state, &record, valid).await;
+    finish_upload(&state, record, stored).await
+}
+
+/// Authorises an upload: the project exists, the token is one of its update tokens, and that party
+/// has not uploaded (or is not uploading) already.
+pub(crate) async fn uploading_party(
+    state: &EntityState,
+    project_id: &str,
+    headers: &HeaderMap,
+) -> EntityResult<(ProjectRecord, PartyRecord)> {
+    let (project, parties) = load(state, project_id).await?;
+    let token = token(headers)?;
     let party = tokens::position(token, parties.iter().map(|p| p.update_token.as_str()))
         .and_then(|index| parties.get(index))
+        .cloned()
         .ok_or_else(EntityError::invalid_access)?;
     if party.state == party_state::DONE || party.state == party_state::UPLOADING {
         return Err(EntityError::Forbidden(ALREADY_UPLOADED.to_string()));
     }
-    let valid = upload::parse(&body, project.uses_blocking)?;
-    drop(body);
-    let size = i64::try_from(valid.size).unwrap_or(i64::MAX);
-    let sizes = state.store.encoding_sizes(&project_id).await?;
+    Ok((project, party))
+}
+
+/// Checks the encoding size against the server's bounds and other parties' uploads, marks the party
+/// `uploading` and returns the upload's record (blob keys under a fresh receipt token).
+pub(crate) async fn begin_upload(
+    state: &EntityState,
+    project_id: &str,
+    party: &PartyRecord,
+    count: usize,
+    size: usize,
+    block_count: usize,
+    has_blocks: bool,
+) -> EntityResult<UploadRecord> {
+    if size > MAX_ENCODING_BYTES {
+        return Err(bad(format!(
+            "encodings are {size} bytes; this server accepts at most {MAX_ENCODING_BYTES} bytes per encoding"
+        )));
+    }
+    let size = i64::try_from(size).unwrap_or(i64::MAX);
+    let sizes = state.store.encoding_sizes(project_id).await?;
     if let Some(other) = sizes.into_iter().find(|other| *other != size) {
         return Err(bad(format!(
             "encodings are {size} bytes but other parties uploaded {other}-byte encodings"
@@ -237,7 +287,7 @@ pub async fn upload(
     }
     if !state
         .store
-        .begin_upload(&project_id, party.party_index)
+        .begin_upload(project_id, party.party_index)
         .await?
     {
         return Err(EntityError::Forbidden(ALREADY_UPLOADED.to_string()));
@@ -245,42 +295,56 @@ pub async fn upload(
     let receipt_token = tokens::generate();
     let prefix = format!(
         "{}/parties/{}/{receipt_token}",
-        blob_prefix(&project_id),
+        blob_prefix(project_id),
         party.party_index
     );
-    let record = UploadRecord {
-        receipt_token: receipt_token.clone(),
-        project_id: project_id.clone(),
+    Ok(UploadRecord {
+        receipt_token,
+        project_id: project_id.to_string(),
         party_index: party.party_index,
-        encoding_count: i64::try_from(valid.count).unwrap_or(i64::MAX),
+        encoding_count: i64::try_from(count).unwrap_or(i64::MAX),
         encoding_size: size,
-        block_count: i64::try_from(valid.block_count).unwrap_or(i64::MAX),
+        block_count: i64::try_from(block_count).unwrap_or(i64::MAX),
         encodings_key: format!("{prefix}/encodings.bin"),
-        blocks_key: valid
-            .blocks
-            .as_ref()
-            .map(|_| format!("{prefix}/blocks.json")),
+        blocks_key: has_blocks.then(|| format!("{prefix}/blocks.json")),
+    })
+}
+
+/// Ends an upload begun by [`begin_upload`]: on success records it (the party is `done`), answers 201
+/// and submits the project's runs if this was the last party; on failure marks the party `error` (it
+/// may retry) and removes whatever was stored.
+pub(crate) async fn finish_upload(
+    state: &EntityState,
+    record: UploadRecord,
+    stored: EntityResult<()>,
+) -> EntityResult<Response> {
+    let stored = match stored {
+        Ok(()) => state.store.finish_upload(&record).await,
+        Err(err) => Err(err),
     };
-    if let Err(err) = store_upload(&state, &record, valid).await {
+    if let Err(err) = stored {
         if let Err(fail) = state
             .store
-            .fail_upload(&project_id, party.party_index)
+            .fail_upload(&record.project_id, record.party_index)
             .await
         {
-            tracing::error!(error = %fail, project = %project_id, "cannot mark a failed upload");
+            tracing::error!(error = %fail, project = %record.project_id, "cannot mark a failed upload");
         }
         for key in std::iter::once(&record.encodings_key).chain(record.blocks_key.as_ref()) {
             let _ = state.blobs.delete(key).await;
         }
         return Err(err);
     }
-    tracing::info!(project = %project_id, party = party.party_index, count = record.encoding_count,
+    tracing::info!(project = %record.project_id, party = record.party_index, count = record.encoding_count,
         size = record.encoding_size, "entity service encodings uploaded");
-    let body = json!({"message": "Updated", "receipt_token": receipt_token});
+    if let Err(err) = crate::runs::submit::submit_ready_runs(state, &record.project_id).await {
+        tracing::warn!(error = %err, project = %record.project_id, "runs not submitted yet; retried on the next status request");
+    }
+    let body = json!({"message": "Updated", "receipt_token": record.receipt_token});
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-/// Writes the upload's blobs, then its row (which marks the party done).
+/// Writes the upload's blobs.
 async fn store_upload(
     state: &EntityState,
     record: &UploadRecord,
@@ -295,7 +359,7 @@ async fn store_upload(
             .map_err(|err| EntityError::Corrupt(format!("cannot serialise blocks: {err}")))?;
         state.blobs.put(key, Bytes::from(json)).await?;
     }
-    state.store.finish_upload(record).await
+    Ok(())
 }
 
 /// `GET /projects/{id}/authorize-external-upload`: object-store uploads are disabled in Veil, which

@@ -32,6 +32,10 @@ impl SqlProjectStore {
     pub fn new(database: Database) -> Self {
         Self { database }
     }
+
+    pub(crate) fn database(&self) -> &Database {
+        &self.database
+    }
 }
 
 fn project_from_row(row: ProjectRow) -> ProjectRecord {
@@ -219,6 +223,10 @@ impl ProjectStore for SqlProjectStore {
             let keys: Vec<(String, Option<String>)> =
                 sqlx::query_as(keys_sql).bind(project_id).fetch_all(&mut *tx).await?;
             // Children first, so the delete does not rely on the dialect's foreign-key settings.
+            sqlx::query("DELETE FROM es_runs WHERE project_id = $1")
+                .bind(project_id)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query("DELETE FROM es_uploads WHERE project_id = $1")
                 .bind(project_id)
                 .execute(&mut *tx)

@@ -72,10 +72,21 @@ pub async fn connect(config: &Config) -> anyhow::Result<Backends> {
         store: database.metadata_store(),
         queue,
         blobs,
-        registry: Arc::new(Registry::with_builtin_kinds()),
+        registry: Arc::new(registry()),
         max_attempts: config.queue.max_attempts,
     };
     Ok(Backends { platform, database })
+}
+
+/// The job kinds every Veil process can run: the built-in test kinds and linkage runs (whose
+/// comparison tasks use every core).
+fn registry() -> Registry {
+    let mut registry = Registry::with_builtin_kinds();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    registry.register(Arc::new(veil_entity_service::runs::LinkageRunJob::new(
+        threads,
+    )));
+    registry
 }
 
 /// A task runner with the configured lease and heartbeat.

@@ -88,6 +88,17 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("listen on {}", config.server.listen))?;
+    serve_on(config, listener, shutdown_on_signal).await
+}
+
+/// Serves the HTTP API and `server.workers` in-process workers on `listener` until the token
+/// made by `shutdown` (called once the backends are up) fires, then drains the workers.
+/// `config.server.listen` should be the listener's address.
+pub async fn serve_on(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl FnOnce() -> CancellationToken,
+) -> anyhow::Result<()> {
     let backends = platform::connect(&config).await?;
     let jobs = JobService::new(backends.platform.clone());
     let recovered = jobs
@@ -100,7 +111,7 @@ pub async fn serve(
             "re-queued jobs left pending by a previous process"
         );
     }
-    let shutdown = shutdown_on_signal();
+    let shutdown = shutdown();
     let workers = spawn_workers(
         &config,
         &backends.platform,
@@ -118,11 +129,30 @@ pub async fn serve(
         "veil is serving; try: curl http://{}/healthz",
         config.server.listen
     );
-    let entity_service = veil_entity_service::router(veil_entity_service::EntityState::new(
+    let entity_state = veil_entity_service::EntityState::new(
         backends.database.clone(),
         backends.platform.blobs.clone(),
-    ));
-    let router = veil_server::router_with_v1(state, Some(entity_service));
+        JobService::new(backends.platform.clone()),
+        veil_entity_service::RunSettings {
+            chunk_comparisons: config.linkage.chunk_comparisons,
+            max_candidates: config.linkage.max_candidates,
+        },
+    );
+    match entity_state.recover_runs().await {
+        Ok(0) => {}
+        Ok(projects) => tracing::info!(
+            projects,
+            "submitted linkage runs left by a previous process"
+        ),
+        Err(err) => tracing::warn!(error = %err, "cannot recover unsubmitted linkage runs"),
+    }
+    let entity_service = veil_entity_service::router(entity_state);
+    let limits = veil_server::Limits {
+        max_body_bytes: config.server.max_body_bytes,
+        rate_limit_per_second: config.server.rate_limit_per_second,
+        rate_limit_burst: config.server.rate_limit_burst,
+    };
+    let router = veil_server::router_with_limits(state, Some(entity_service), &limits);
     veil_server::serve(listener, router, shutdown.clone())
         .await
         .context("serve HTTP")?;
