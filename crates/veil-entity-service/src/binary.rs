@@ -9,7 +9,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use futures::StreamExt;
 
-use crate::projects::{begin_upload, finish_upload, uploading_party};
+use crate::uploads::{check_encoding_size, claim_upload, finish_upload, uploading_party};
 use crate::{EntityError, EntityResult, EntityState};
 
 fn bad(detail: impl Into<String>) -> EntityError {
@@ -30,6 +30,34 @@ fn count_header(headers: &HeaderMap, name: &str) -> EntityResult<u64> {
 }
 
 /// The handler.
+#[utoipa::path(
+    post,
+    path = "/projects/{project_id}/binaryclks",
+    operation_id = "upload_binary_encodings",
+    tag = "Project",
+    summary = "Upload a party's encodings (binary)",
+    description = "As `/clks`, for projects that do not use blocking: the body is exactly \
+        `Hash-Count` × `Hash-Size` bytes, streamed to storage as it arrives.",
+    params(
+        crate::openapi::ProjectPath,
+        crate::openapi::UpdateToken,
+        ("Hash-Count" = u64, Header, minimum = 1, description = "How many encodings the body holds."),
+        ("Hash-Size" = u64, Header, minimum = 1, description = "Bytes per encoding."),
+    ),
+    request_body(
+        content = crate::openapi::BinaryEncodings,
+        content_type = "application/octet-stream",
+        description = "`Hash-Count` encodings of `Hash-Size` bytes each, concatenated, nothing else. \
+            Not for projects that use blocking."
+    ),
+    responses(
+        (status = 201, description = "The encodings were stored.", body = crate::openapi::UploadReceipt),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn upload(
     State(state): State<EntityState>,
     Path(project_id): Path<String>,
@@ -57,16 +85,11 @@ pub async fn upload(
             "the body is {length} bytes but Hash-Count {count} × Hash-Size {size} is {expected} bytes"
         )));
     }
-    let record = begin_upload(
-        &state,
-        &project_id,
-        &party,
-        usize::try_from(count).unwrap_or(usize::MAX),
-        usize::try_from(size).unwrap_or(usize::MAX),
-        1,
-        false,
-    )
-    .await?;
+    let size_bytes = usize::try_from(size).unwrap_or(usize::MAX);
+    check_encoding_size(&state, &project_id, size_bytes).await?;
+    let mut record = claim_upload(&state, &project_id, &party, false).await?;
+    record.encoding_count = i64::try_from(count).unwrap_or(i64::MAX);
+    record.encoding_size = i64::try_from(size).unwrap_or(i64::MAX);
     let mut received = 0u64;
     let checked = body.into_data_stream().map(move |chunk| {
         let chunk = chunk.map_err(std::io::Error::other)?;

@@ -21,6 +21,9 @@ pub enum EntityError {
     /// No such route (404).
     #[error("{0}")]
     NotFound(String),
+    /// The request body is over the server's limit (413).
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// The route exists but not for this method (405).
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -58,6 +61,7 @@ impl EntityError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::FeatureDisabled(_) | Self::Corrupt(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Database(_) | Self::Blob(_) | Self::Service(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -11,6 +11,17 @@ pub const ANONLINK_COMPATIBLE: &str = "0.15.3";
 
 /// `GET /status`: `ok`, the number of projects, and the comparison rate (0: Veil runs no comparisons
 /// through this API yet).
+#[utoipa::path(
+    get,
+    path = "/status",
+    operation_id = "service_status",
+    tag = "General",
+    summary = "Service status",
+    responses(
+        (status = 200, description = "The service is up.", body = crate::openapi::ServiceStatus),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn status(State(state): State<EntityState>) -> EntityResult<Json<Value>> {
     let project_count = state.store.count_projects().await?;
     Ok(Json(
@@ -20,6 +31,17 @@ pub async fn status(State(state): State<EntityState>) -> EntityResult<Json<Value
 
 /// `GET /version`: the fields the spec lists. `anonlink` is the anonlink version Veil's matching is
 /// identical to, `entityservice` names Veil and its version, `python` is `n/a` (Veil has no Python).
+#[utoipa::path(
+    get,
+    path = "/version",
+    operation_id = "service_version",
+    tag = "General",
+    summary = "Versions",
+    responses(
+        (status = 200, description = "The versions.", body = crate::openapi::ServiceVersion),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn version() -> Json<Value> {
     Json(json!({
         "anonlink": ANONLINK_COMPATIBLE,

@@ -14,6 +14,7 @@
 mod binary;
 mod error;
 mod general;
+pub mod openapi;
 mod projects;
 mod run_store;
 pub mod runs;
@@ -22,6 +23,7 @@ mod sql_runs;
 mod store;
 pub mod tokens;
 pub mod upload;
+mod uploads;
 
 use std::sync::Arc;
 
@@ -81,10 +83,13 @@ impl EntityState {
         }
     }
 
-    /// Submits runs that a previous process left unsubmitted; call once at startup. Returns how
-    /// many projects had such runs.
-    pub async fn recover_runs(&self) -> EntityResult<usize> {
-        runs::submit::recover(self).await
+    /// Recovers from a previous process's crash; call once at startup, before serving. Parties whose
+    /// upload was in flight may upload again, and runs left unsubmitted are submitted. Returns how many
+    /// uploads and how many projects' runs were recovered.
+    pub async fn recover(&self) -> EntityResult<(u64, usize)> {
+        let uploads = self.store.reset_interrupted_uploads().await?;
+        let projects = runs::submit::recover(self).await?;
+        Ok((uploads, projects))
     }
 }
 
@@ -94,12 +99,13 @@ pub fn router(state: EntityState) -> Router {
     let routes = Router::new()
         .route("/status", get(general::status))
         .route("/version", get(general::version))
+        .route("/openapi.json", get(openapi::serve))
         .route("/projects", get(projects::list).post(projects::create))
         .route(
             "/projects/{project_id}",
             get(projects::describe).delete(projects::delete),
         )
-        .route("/projects/{project_id}/clks", post(projects::upload))
+        .route("/projects/{project_id}/clks", post(uploads::upload_json))
         .route("/projects/{project_id}/binaryclks", post(binary::upload))
         .route(
             "/projects/{project_id}/runs",

@@ -9,8 +9,8 @@ use axum::Json;
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
-use crate::store::{party_state, PartyRecord, ProjectRecord, UploadRecord};
-use crate::{tokens, upload, EntityError, EntityResult, EntityState};
+use crate::store::{party_state, PartyRecord, ProjectRecord};
+use crate::{tokens, EntityError, EntityResult, EntityState};
 
 /// The result types the Entity Service knows; only `groups` supports more than two parties.
 const RESULT_TYPES: [&str; 3] = ["groups", "permutations", "similarity_scores"];
@@ -114,6 +114,20 @@ fn new_project(body: &[u8]) -> EntityResult<ProjectRecord> {
 }
 
 /// `POST /projects`: 201 with the project id, result token and one update token per party.
+#[utoipa::path(
+    post,
+    path = "/projects",
+    operation_id = "create_project",
+    tag = "Project",
+    summary = "Create a project",
+    request_body(content = crate::openapi::NewProject, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The project was created.", body = crate::openapi::NewProjectResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn create(State(state): State<EntityState>, body: Bytes) -> EntityResult<Response> {
     let project = new_project(&body)?;
     let count = usize::try_from(project.number_parties).unwrap_or(2);
@@ -129,6 +143,17 @@ pub async fn create(State(state): State<EntityState>, body: Bytes) -> EntityResu
 }
 
 /// `GET /projects`: every project's id and creation time.
+#[utoipa::path(
+    get,
+    path = "/projects",
+    operation_id = "list_projects",
+    tag = "Project",
+    summary = "List projects",
+    responses(
+        (status = 200, description = "Every project.", body = crate::openapi::ProjectList),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn list(State(state): State<EntityState>) -> EntityResult<Json<Value>> {
     let projects = state.store.list_projects().await?;
     let list: Vec<Value> = projects
@@ -141,6 +166,20 @@ pub async fn list(State(state): State<EntityState>) -> EntityResult<Json<Value>>
 /// `GET /projects/{id}`: the project description. As in the original, `groups` and
 /// `similarity_scores` projects need the result token; `permutations` projects accept it or any of the
 /// project's update tokens.
+#[utoipa::path(
+    get,
+    path = "/projects/{project_id}",
+    operation_id = "describe_project",
+    tag = "Project",
+    summary = "Describe a project",
+    params(crate::openapi::ProjectPath, crate::openapi::DescribeToken),
+    responses(
+        (status = 200, description = "The project.", body = crate::openapi::ProjectDescription),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 500, response = crate::openapi::InternalError),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn describe(
     State(state): State<EntityState>,
     Path(project_id): Path<String>,
@@ -176,6 +215,19 @@ pub async fn describe(
 }
 
 /// `DELETE /projects/{id}` (result token): removes the project's rows, then its blobs.
+#[utoipa::path(
+    delete,
+    path = "/projects/{project_id}",
+    operation_id = "delete_project",
+    tag = "Project",
+    summary = "Delete a project",
+    params(crate::openapi::ProjectPath, crate::openapi::ResultToken),
+    responses(
+        (status = 204, description = "The project, its runs and its data were removed."),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn delete(
     State(state): State<EntityState>,
     Path(project_id): Path<String>,
@@ -216,154 +268,22 @@ pub(crate) fn blob_prefix(project_id: &str) -> String {
     format!("entity-service/projects/{project_id}")
 }
 
-/// `POST /projects/{id}/clks` (update token): validates, stores the decoded encodings and answers
-/// 201 with a receipt token. One upload per party; an upload that fails may be retried.
-pub async fn upload(
-    State(state): State<EntityState>,
-    Path(project_id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> EntityResult<Response> {
-    let (project, party) = uploading_party(&state, &project_id, &headers).await?;
-    let uses_blocking = project.uses_blocking;
-    let valid = tokio::task::spawn_blocking(move || upload::parse(&body, uses_blocking))
-        .await
-        .map_err(|err| EntityError::Corrupt(format!("upload parser failed: {err}")))??;
-    let record = begin_upload(
-        &state,
-        &project_id,
-        &party,
-        valid.count,
-        valid.size,
-        valid.block_count,
-        valid.blocks.is_some(),
-    )
-    .await?;
-    let stored = store_upload(&state, &record, valid).await;
-    finish_upload(&state, record, stored).await
-}
-
-/// Authorises an upload: the project exists, the token is one of its update tokens, and that party
-/// has not uploaded (or is not uploading) already.
-pub(crate) async fn uploading_party(
-    state: &EntityState,
-    project_id: &str,
-    headers: &HeaderMap,
-) -> EntityResult<(ProjectRecord, PartyRecord)> {
-    let (project, parties) = load(state, project_id).await?;
-    let token = token(headers)?;
-    let party = tokens::position(token, parties.iter().map(|p| p.update_token.as_str()))
-        .and_then(|index| parties.get(index))
-        .cloned()
-        .ok_or_else(EntityError::invalid_access)?;
-    if party.state == party_state::DONE || party.state == party_state::UPLOADING {
-        return Err(EntityError::Forbidden(ALREADY_UPLOADED.to_string()));
-    }
-    Ok((project, party))
-}
-
-/// Checks the encoding size against the server's bounds and other parties' uploads, marks the party
-/// `uploading` and returns the upload's record (blob keys under a fresh receipt token).
-pub(crate) async fn begin_upload(
-    state: &EntityState,
-    project_id: &str,
-    party: &PartyRecord,
-    count: usize,
-    size: usize,
-    block_count: usize,
-    has_blocks: bool,
-) -> EntityResult<UploadRecord> {
-    if size > MAX_ENCODING_BYTES {
-        return Err(bad(format!(
-            "encodings are {size} bytes; this server accepts at most {MAX_ENCODING_BYTES} bytes per encoding"
-        )));
-    }
-    let size = i64::try_from(size).unwrap_or(i64::MAX);
-    let sizes = state.store.encoding_sizes(project_id).await?;
-    if let Some(other) = sizes.into_iter().find(|other| *other != size) {
-        return Err(bad(format!(
-            "encodings are {size} bytes but other parties uploaded {other}-byte encodings"
-        )));
-    }
-    if !state
-        .store
-        .begin_upload(project_id, party.party_index)
-        .await?
-    {
-        return Err(EntityError::Forbidden(ALREADY_UPLOADED.to_string()));
-    }
-    let receipt_token = tokens::generate();
-    let prefix = format!(
-        "{}/parties/{}/{receipt_token}",
-        blob_prefix(project_id),
-        party.party_index
-    );
-    Ok(UploadRecord {
-        receipt_token,
-        project_id: project_id.to_string(),
-        party_index: party.party_index,
-        encoding_count: i64::try_from(count).unwrap_or(i64::MAX),
-        encoding_size: size,
-        block_count: i64::try_from(block_count).unwrap_or(i64::MAX),
-        encodings_key: format!("{prefix}/encodings.bin"),
-        blocks_key: has_blocks.then(|| format!("{prefix}/blocks.json")),
-    })
-}
-
-/// Ends an upload begun by [`begin_upload`]: on success records it (the party is `done`), answers 201
-/// and submits the project's runs if this was the last party; on failure marks the party `error` (it
-/// may retry) and removes whatever was stored.
-pub(crate) async fn finish_upload(
-    state: &EntityState,
-    record: UploadRecord,
-    stored: EntityResult<()>,
-) -> EntityResult<Response> {
-    let stored = match stored {
-        Ok(()) => state.store.finish_upload(&record).await,
-        Err(err) => Err(err),
-    };
-    if let Err(err) = stored {
-        if let Err(fail) = state
-            .store
-            .fail_upload(&record.project_id, record.party_index)
-            .await
-        {
-            tracing::error!(error = %fail, project = %record.project_id, "cannot mark a failed upload");
-        }
-        for key in std::iter::once(&record.encodings_key).chain(record.blocks_key.as_ref()) {
-            let _ = state.blobs.delete(key).await;
-        }
-        return Err(err);
-    }
-    tracing::info!(project = %record.project_id, party = record.party_index, count = record.encoding_count,
-        size = record.encoding_size, "entity service encodings uploaded");
-    if let Err(err) = crate::runs::submit::submit_ready_runs(state, &record.project_id).await {
-        tracing::warn!(error = %err, project = %record.project_id, "runs not submitted yet; retried on the next status request");
-    }
-    let body = json!({"message": "Updated", "receipt_token": record.receipt_token});
-    Ok((StatusCode::CREATED, Json(body)).into_response())
-}
-
-/// Writes the upload's blobs.
-async fn store_upload(
-    state: &EntityState,
-    record: &UploadRecord,
-    valid: upload::ValidUpload,
-) -> EntityResult<()> {
-    state
-        .blobs
-        .put(&record.encodings_key, Bytes::from(valid.encodings))
-        .await?;
-    if let (Some(key), Some(blocks)) = (&record.blocks_key, &valid.blocks) {
-        let json = serde_json::to_vec(blocks)
-            .map_err(|err| EntityError::Corrupt(format!("cannot serialise blocks: {err}")))?;
-        state.blobs.put(key, Bytes::from(json)).await?;
-    }
-    Ok(())
-}
-
 /// `GET /projects/{id}/authorize-external-upload`: object-store uploads are disabled in Veil, which
 /// the original answers with a 500 "Feature Disabled" problem (clients then upload directly).
+#[utoipa::path(
+    get,
+    path = "/projects/{project_id}/authorize-external-upload",
+    operation_id = "authorize_external_upload",
+    tag = "Project",
+    summary = "Object-store upload credentials (disabled)",
+    description = "Veil offers no object-store uploads, so this always answers 500 `Feature Disabled` \
+        (as the Entity Service does with the feature off); clients then upload to `/clks` or `/binaryclks`.",
+    params(crate::openapi::ProjectPath),
+    responses(
+        (status = 500, response = crate::openapi::FeatureDisabled),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn authorize_external_upload() -> EntityError {
     EntityError::FeatureDisabled(
         "Retrieving temporary object store credentials feature disabled".to_string(),

@@ -201,6 +201,19 @@ impl ProjectStore for SqlProjectStore {
         Ok(())
     }
 
+    async fn reset_interrupted_uploads(&self) -> EntityResult<u64> {
+        let sql = "UPDATE es_parties SET state = $1 WHERE state = $2";
+        let reset = with_pool!(&self.database, pool => {
+            sqlx::query(sql)
+                .bind(party_state::ERROR)
+                .bind(party_state::UPLOADING)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(reset)
+    }
+
     async fn fail_upload(&self, project_id: &str, party_index: i64) -> EntityResult<()> {
         let sql = "UPDATE es_parties SET state = $1 \
             WHERE project_id = $2 AND party_index = $3 AND state = $4";

@@ -106,6 +106,10 @@ pub trait ProjectStore: Send + Sync + 'static {
     /// Records a stored upload and marks its party `done`, atomically.
     async fn finish_upload(&self, upload: &UploadRecord) -> EntityResult<()>;
 
+    /// Marks every `uploading` party `error` (call at startup: uploads in flight died with the
+    /// previous process, and their parties may retry); returns how many there were.
+    async fn reset_interrupted_uploads(&self) -> EntityResult<u64>;
+
     /// Marks an `uploading` party `error` after a failed upload, so that it may retry.
     async fn fail_upload(&self, project_id: &str, party_index: i64) -> EntityResult<()>;
 

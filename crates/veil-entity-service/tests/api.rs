@@ -369,3 +369,61 @@ async fn doubled_slashes_status_version_and_external_upload() {
     assert_eq!(put.0, StatusCode::METHOD_NOT_ALLOWED);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn json_uploads_are_parsed_as_they_stream_in() {
+    let app = App::start(fresh_sqlite().await).await;
+    let project = app
+        .create(json!({"schema": schema(), "result_type": "groups"}))
+        .await;
+    let encodings = clks(500, 128, 3);
+    let body = json!({ "clks": encodings }).to_string().into_bytes();
+    let send = |bytes: Vec<u8>| {
+        let pieces: Vec<Result<Vec<u8>, std::io::Error>> =
+            bytes.chunks(777).map(|piece| Ok(piece.to_vec())).collect();
+        app.http
+            .post(format!("{}/projects/{}/clks", app.base, project.id))
+            .header("Authorization", &project.updates[0])
+            .body(reqwest::Body::wrap_stream(futures::stream::iter(pieces)))
+            .send()
+    };
+    let truncated = send(body[..body.len() / 2].to_vec()).await.unwrap();
+    assert_eq!(truncated.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.blob_count(&project).await,
+        0,
+        "nothing kept of a cut-off upload"
+    );
+    let response = send(body).await.unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let prefix = format!("entity-service/projects/{}", project.id);
+    let keys = app.blobs.list(&prefix).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    let stored = app.blobs.get(&keys[0]).await.unwrap();
+    let want: Vec<u8> = encodings
+        .iter()
+        .flat_map(|clk| STANDARD.decode(clk).unwrap())
+        .collect();
+    assert_eq!(stored.to_vec(), want);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn recovery_frees_uploads_cut_off_by_a_crash() {
+    let app = App::start(fresh_sqlite().await).await;
+    let project = app
+        .create(json!({"schema": schema(), "result_type": "groups"}))
+        .await;
+    // A process died while party 0's upload was in flight.
+    assert!(app.state.store.begin_upload(&project.id, 0).await.unwrap());
+    let path = format!("/projects/{}/clks", project.id);
+    let body = json!({"clks": clks(3, 16, 1)});
+    let (status, _) = app
+        .post(&path, Some(&project.updates[0]), body.clone())
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the slot is still held");
+    assert_eq!(app.state.recover().await.unwrap(), (1, 0));
+    let (status, problem) = app.post(&path, Some(&project.updates[0]), body).await;
+    assert_eq!(status, StatusCode::CREATED, "{problem}");
+    app.stop().await;
+}

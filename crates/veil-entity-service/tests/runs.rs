@@ -240,6 +240,15 @@ async fn permutations_give_the_mask_and_each_party_its_permutation() {
         );
         assert_eq!(mask[permutations[0][a] as usize], 1);
     }
+    // Each party may watch the run's status with its receipt, as the anonlink client does.
+    let status_path = format!("/projects/{}/runs/{run}/status", project.id);
+    for receipt in &receipts {
+        assert_eq!(app.get(&status_path, Some(receipt)).await.0, StatusCode::OK);
+    }
+    assert_eq!(
+        app.get(&status_path, Some(&project.updates[0])).await.0,
+        StatusCode::FORBIDDEN
+    );
     // An update token is not a receipt.
     let (status, _) = app.result(&project, &run, &project.updates[0], "").await;
     assert_eq!(status, StatusCode::FORBIDDEN);

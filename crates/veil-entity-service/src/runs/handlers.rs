@@ -11,6 +11,7 @@ use axum::Json;
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use utoipa::IntoParams;
 use veil_domain::{JobId, JobState};
 
 use super::output::group_scores_key;
@@ -35,6 +36,30 @@ async fn authorised(
         return Err(EntityError::invalid_access());
     }
     Ok((project, parties))
+}
+
+/// Loads the project and checks that the request carries its result token or, for a permutations
+/// project, a party's receipt token (that party's index is returned), as the original allows for a
+/// run's status and result.
+async fn result_reader(
+    state: &EntityState,
+    project_id: &str,
+    headers: &HeaderMap,
+) -> EntityResult<(ProjectRecord, Vec<PartyRecord>, Option<i64>)> {
+    let (project, parties) = load(state, project_id).await?;
+    let presented = token(headers)?;
+    if tokens::matches(presented, &project.result_token) {
+        return Ok((project, parties, None));
+    }
+    if project.result_type != "permutations" {
+        return Err(EntityError::invalid_access());
+    }
+    let uploads = state.runs.uploads(project_id).await?;
+    let party = tokens::position(presented, uploads.iter().map(|u| u.receipt_token.as_str()))
+        .and_then(|index| uploads.get(index))
+        .map(|upload| upload.party_index)
+        .ok_or_else(EntityError::invalid_access)?;
+    Ok((project, parties, Some(party)))
 }
 
 async fn load_run(state: &EntityState, project_id: &str, run_id: &str) -> EntityResult<RunRecord> {
@@ -89,6 +114,24 @@ fn description(run: &RunRecord) -> Value {
 
 /// `POST /projects/{id}/runs`: 201 with the run's description; queued at once if every party has
 /// uploaded.
+#[utoipa::path(
+    post,
+    path = "/projects/{project_id}/runs",
+    operation_id = "create_run",
+    tag = "Run",
+    summary = "Create a run",
+    description = "The run is queued at once if every party has uploaded, else when the last one does.",
+    params(crate::openapi::ProjectPath, crate::openapi::ResultToken),
+    request_body(content = crate::openapi::NewRun, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The run was created.", body = crate::openapi::RunDescription,
+            headers(("Location" = String, description = "The run's URL."))),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn create(
     State(state): State<EntityState>,
     Path(project_id): Path<String>,
@@ -112,6 +155,20 @@ pub async fn create(
 }
 
 /// `GET /projects/{id}/runs`: every run's id, creation time and state.
+#[utoipa::path(
+    get,
+    path = "/projects/{project_id}/runs",
+    operation_id = "list_runs",
+    tag = "Run",
+    summary = "List a project's runs",
+    params(crate::openapi::ProjectPath, crate::openapi::ResultToken),
+    responses(
+        (status = 200, description = "The project's runs.", body = crate::openapi::RunList),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 500, response = crate::openapi::InternalError),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn list(
     State(state): State<EntityState>,
     Path(project_id): Path<String>,
@@ -131,6 +188,20 @@ pub async fn list(
 }
 
 /// `GET /projects/{id}/runs/{run_id}`: the parameters the run was created with.
+#[utoipa::path(
+    get,
+    path = "/projects/{project_id}/runs/{run_id}",
+    operation_id = "describe_run",
+    tag = "Run",
+    summary = "Describe a run",
+    params(crate::openapi::RunPath, crate::openapi::ResultToken),
+    responses(
+        (status = 200, description = "The run's parameters.", body = crate::openapi::RunDescription),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::RunNotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn describe(
     State(state): State<EntityState>,
     Path((project_id, run_id)): Path<(String, String)>,
@@ -143,12 +214,27 @@ pub async fn describe(
 }
 
 /// `GET /projects/{id}/runs/{run_id}/status`.
+#[utoipa::path(
+    get,
+    path = "/projects/{project_id}/runs/{run_id}/status",
+    operation_id = "run_status",
+    tag = "Run",
+    summary = "A run's status",
+    params(crate::openapi::RunPath, crate::openapi::ResultToken),
+    responses(
+        (status = 200, description = "The run's state, stage and progress.", body = crate::openapi::RunStatus),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::RunNotFound),
+        (status = 500, response = crate::openapi::InternalError),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn status(
     State(state): State<EntityState>,
     Path((project_id, run_id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> EntityResult<Json<Value>> {
-    let (project, parties) = authorised(&state, &project_id, &headers).await?;
+    let (project, parties, _) = result_reader(&state, &project_id, &headers).await?;
     let mut run = load_run(&state, &project_id, &run_id).await?;
     if run.state == run_state::CREATED {
         // Self-healing: a submission that failed earlier is retried when someone looks.
@@ -162,6 +248,20 @@ pub async fn status(
 }
 
 /// `DELETE /projects/{id}/runs/{run_id}`: cancels the run's job and removes its data.
+#[utoipa::path(
+    delete,
+    path = "/projects/{project_id}/runs/{run_id}",
+    operation_id = "delete_run",
+    tag = "Run",
+    summary = "Delete a run",
+    params(crate::openapi::RunPath, crate::openapi::ResultToken),
+    responses(
+        (status = 204, description = "The run was cancelled and its data removed."),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::RunNotFound),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn delete(
     State(state): State<EntityState>,
     Path((project_id, run_id)): Path<(String, String)>,
@@ -213,32 +313,42 @@ pub async fn purge_run(state: &EntityState, run: &RunRecord) {
 }
 
 /// `?include_scores=true` on a groups result.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ResultQuery {
+    /// A Veil extension for `groups` results: `true` adds `group_scores`, each group's candidate
+    /// pairs with their similarity scores. Ignored for other result types.
     include_scores: Option<bool>,
 }
 
 /// `GET /projects/{id}/runs/{run_id}/result`: 404 until the run has completed.
+#[utoipa::path(
+    get,
+    path = "/projects/{project_id}/runs/{run_id}/result",
+    operation_id = "run_result",
+    tag = "Run",
+    summary = "A completed run's result",
+    description = "404 until the run has completed. `groups`: the groups (with \
+        `include_scores=true`, also each group's scored pairs). `permutations`: the mask for the result \
+        token; the party's permutation and the row count for its receipt token. `similarity_scores`: \
+        the scored pairs.",
+    params(crate::openapi::RunPath, ResultQuery, crate::openapi::ResultOrReceiptToken),
+    responses(
+        (status = 200, description = "The result; its shape depends on the project's result type, \
+            the token and `include_scores`.", body = crate::openapi::RunResult),
+        (status = 403, response = crate::openapi::Forbidden),
+        (status = 404, response = crate::openapi::ResultNotFound),
+        (status = 500, response = crate::openapi::InternalError),
+        (status = 503, response = crate::openapi::Unavailable),
+    )
+)]
 pub async fn result(
     State(state): State<EntityState>,
     Path((project_id, run_id)): Path<(String, String)>,
     Query(query): Query<ResultQuery>,
     headers: HeaderMap,
 ) -> EntityResult<Response> {
-    let (project, parties) = load(&state, &project_id).await?;
-    let presented = token(&headers)?;
-    let is_result = tokens::matches(presented, &project.result_token);
-    let receipt_party = if is_result || project.result_type != "permutations" {
-        None
-    } else {
-        let uploads = state.runs.uploads(&project_id).await?;
-        tokens::position(presented, uploads.iter().map(|u| u.receipt_token.as_str()))
-            .and_then(|index| uploads.get(index))
-            .map(|upload| upload.party_index)
-    };
-    if !is_result && receipt_party.is_none() {
-        return Err(EntityError::invalid_access());
-    }
+    let (project, parties, receipt_party) = result_reader(&state, &project_id, &headers).await?;
     let run = load_run(&state, &project_id, &run_id).await?;
     let status = run_status(&state, &project, &parties, &run).await?;
     if status.state != es_state::COMPLETED {
