@@ -1,4 +1,7 @@
 //! A typed client for Veil's native HTTP API. It depends only on the domain types, never on the server.
+//! [`entity`] is the client of the Anonlink Entity Service API (`/api/v1`).
+
+pub mod entity;
 
 use std::time::{Duration, Instant};
 
@@ -6,6 +9,8 @@ use bytes::Bytes;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use veil_domain::{Job, JobDescription, JobFilter, JobId, NewJob, QueueStats};
+
+pub use entity::{EntityClient, EntityClientError};
 
 /// The server the CLI talks to unless told otherwise.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8851";

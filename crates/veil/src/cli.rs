@@ -73,6 +73,9 @@ pub enum Command {
     /// Record linkage on local files: encode, block, compare, solve, evaluate, generate test data.
     #[command(subcommand)]
     Link(crate::commands::link::LinkCommand),
+    /// Try Veil in one command: a local server, two generated datasets linked through the Entity
+    /// Service API, the matching quality and the job behind it.
+    Demo(crate::commands::demo::DemoArgs),
 }
 
 /// `veil job …`

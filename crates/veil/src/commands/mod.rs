@@ -1,6 +1,7 @@
 //! One module per command group.
 
 mod config;
+pub mod demo;
 mod job;
 pub mod link;
 mod process;
@@ -22,6 +23,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Job(command) => job::run(command).await,
         Command::Config(command) => config::run(command).await,
         Command::Link(command) => link::run(command).await,
+        Command::Demo(args) => demo::run(args).await,
     }
 }
 

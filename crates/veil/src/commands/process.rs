@@ -138,13 +138,16 @@ pub async fn serve_on(
             max_candidates: config.linkage.max_candidates,
         },
     );
-    match entity_state.recover_runs().await {
-        Ok(0) => {}
-        Ok(projects) => tracing::info!(
+    match entity_state.recover().await {
+        Ok((0, 0)) => {}
+        Ok((uploads, projects)) => tracing::info!(
+            uploads,
             projects,
-            "submitted linkage runs left by a previous process"
+            "recovered linkage uploads and runs interrupted by a previous process"
         ),
-        Err(err) => tracing::warn!(error = %err, "cannot recover unsubmitted linkage runs"),
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot recover interrupted linkage uploads and runs")
+        }
     }
     let entity_service = veil_entity_service::router(entity_state);
     let limits = veil_server::Limits {

@@ -12,9 +12,28 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("local address").port()
 }
 
+/// The binary under test: `$VEIL_BIN` when set (say, a release build; a relative path is taken from
+/// the workspace root), else the one Cargo built for these tests.
+///
+/// # Panics
+/// When `VEIL_BIN` names no file.
+pub fn veil_binary() -> PathBuf {
+    let Some(path) = std::env::var_os("VEIL_BIN") else {
+        return PathBuf::from(env!("CARGO_BIN_EXE_veil"));
+    };
+    let workspace_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let path = workspace_root.join(path);
+    assert!(
+        path.is_file(),
+        "VEIL_BIN names {}, which is not a file",
+        path.display()
+    );
+    path
+}
+
 /// A `veil` command with a clean environment: only the variables given here reach the binary.
 pub fn veil(env: &[(&str, String)]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_veil"));
+    let mut command = Command::new(veil_binary());
     command.env_clear();
     if let Ok(path) = std::env::var("PATH") {
         command.env("PATH", path);
@@ -24,6 +43,20 @@ pub fn veil(env: &[(&str, String)]) -> Command {
     }
     command.stdin(Stdio::null());
     command
+}
+
+/// The environment of a server and its workers sharing `data_dir`, the server listening on `port`,
+/// with leases short enough that a killed worker's tasks are redelivered within seconds.
+pub fn short_lease_env(data_dir: &Path, port: u16) -> Vec<(&'static str, String)> {
+    vec![
+        ("VEIL_DATA_DIR", data_dir.display().to_string()),
+        ("VEIL_LISTEN", format!("127.0.0.1:{port}")),
+        ("VEIL_QUEUE_LEASE_SECONDS", "2".to_string()),
+        ("VEIL_QUEUE_HEARTBEAT_SECONDS", "1".to_string()),
+        ("VEIL_QUEUE_BACKOFF_BASE_MS", "100".to_string()),
+        ("VEIL_QUEUE_POLL_INTERVAL_MS", "50".to_string()),
+        ("VEIL_LOG", "info".to_string()),
+    ]
 }
 
 /// A child process whose output goes to a log file, killed when dropped.
@@ -114,4 +147,11 @@ pub async fn start_server(
         server.output()
     );
     server
+}
+
+/// Starts `veil worker --concurrency CONCURRENCY` with `env`, logging to `log`.
+pub fn start_worker(env: &[(&str, String)], concurrency: u32, log: &Path) -> Process {
+    let mut command = veil(env);
+    command.args(["worker", "--concurrency", &concurrency.to_string()]);
+    Process::spawn(command, log)
 }

@@ -12,6 +12,9 @@
 //!   prints it on stdout.
 //! * Unreadable or malformed input is a [`UsageError`] (exit code 2) naming the file, and the
 //!   row, field or feature when the library reports one.
+//!
+//! `project` is the odd one out: it links through an Entity Service over HTTP instead of local
+//! files, so it runs on the async runtime rather than a blocking thread.
 
 mod block;
 mod compare;
@@ -19,6 +22,10 @@ mod encode;
 mod eval;
 mod files;
 mod gen;
+pub mod project;
+pub(crate) mod project_results;
+mod project_runs;
+pub(crate) mod project_upload;
 mod solve;
 
 use clap::Subcommand;
@@ -40,22 +47,29 @@ pub enum LinkCommand {
     Eval(eval::EvalArgs),
     /// Generate two FEBRL4-style datasets of person records (a.csv, b.csv) and their truth.csv.
     Gen(gen::GenArgs),
+    /// Link through an Anonlink Entity Service: create a project, upload encodings, run, fetch results.
+    #[command(subcommand)]
+    Project(project::ProjectCommand),
 }
 
-/// Runs a `veil link` command on a blocking thread (all of them are CPU or file bound).
+/// Runs a `veil link` command: `project` on the async runtime (it waits on the network), the
+/// others on a blocking thread (they are CPU or file bound).
 pub async fn run(command: LinkCommand) -> anyhow::Result<()> {
-    tokio::task::spawn_blocking(move || run_blocking(command)).await?
+    match command {
+        LinkCommand::Project(command) => project::run(command).await,
+        LinkCommand::Encode(args) => blocking(move || encode::run(args)).await,
+        LinkCommand::Block(args) => blocking(move || block::run(args)).await,
+        LinkCommand::Compare(args) => blocking(move || compare::run(args)).await,
+        LinkCommand::Solve(args) => blocking(move || solve::run(args)).await,
+        LinkCommand::Eval(args) => blocking(move || eval::run(args)).await,
+        LinkCommand::Gen(args) => blocking(move || gen::run(args)).await,
+    }
 }
 
-fn run_blocking(command: LinkCommand) -> anyhow::Result<()> {
-    match command {
-        LinkCommand::Encode(args) => encode::run(args),
-        LinkCommand::Block(args) => block::run(args),
-        LinkCommand::Compare(args) => compare::run(args),
-        LinkCommand::Solve(args) => solve::run(args),
-        LinkCommand::Eval(args) => eval::run(args),
-        LinkCommand::Gen(args) => gen::run(args),
-    }
+async fn blocking(
+    command: impl FnOnce() -> anyhow::Result<()> + Send + 'static,
+) -> anyhow::Result<()> {
+    tokio::task::spawn_blocking(command).await?
 }
 
 /// A usage error (exit code 2) as an `anyhow` error.
