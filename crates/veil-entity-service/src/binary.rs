@@ -9,7 +9,9 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use futures::StreamExt;
 
-use crate::uploads::{check_encoding_size, claim_upload, finish_upload, uploading_party};
+use crate::uploads::{
+    check_encoding_size, claim_upload, finish_upload, unreadable_body, uploading_party,
+};
 use crate::{EntityError, EntityResult, EntityState};
 
 fn bad(detail: impl Into<String>) -> EntityError {
@@ -113,9 +115,7 @@ pub async fn upload(
                 "the body is {written} bytes but Hash-Count {count} × Hash-Size {size} is {expected} bytes"
             )))
         }
-        Err(veil_blob::BlobError::Source { source, .. }) => {
-            Err(bad(format!("upload refused: {source}")))
-        }
+        Err(veil_blob::BlobError::Source { source, .. }) => Err(unreadable_body(&source)),
         Err(err) => Err(err.into()),
     };
     finish_upload(&state, record, stored).await

@@ -30,6 +30,9 @@ pub enum EntityError {
     /// A feature this deployment does not offer, answered as the original does (500).
     #[error("{0}")]
     FeatureDisabled(String),
+    /// The run ended in error, so it has no result; answered as the original does (500).
+    #[error("{0}")]
+    RunFailed(String),
     /// The metadata database failed (503).
     #[error("metadata database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -63,7 +66,9 @@ impl EntityError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::FeatureDisabled(_) | Self::Corrupt(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::FeatureDisabled(_) | Self::RunFailed(_) | Self::Corrupt(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             Self::Database(_) | Self::Blob(_) | Self::Service(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -72,7 +77,11 @@ impl EntityError {
 impl IntoResponse for EntityError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
+        // 500s that answer as the original does (a disabled feature, a failed run) are not faults.
+        if matches!(
+            self,
+            Self::Database(_) | Self::Blob(_) | Self::Service(_) | Self::Corrupt(_)
+        ) {
             tracing::error!(error = %self, "entity service request failed");
         }
         let title = match &self {

@@ -4,10 +4,11 @@
 //! Served: service status and version; projects (create, list, describe, delete); encoding uploads
 //! (`POST /projects/{id}/clks` as JSON, decoded on a blocking thread; `POST /projects/{id}/binaryclks`
 //! streamed to the blob store); runs (`/projects/{id}/runs…`: create, list, describe, status, result,
-//! delete). Projects, parties, uploads and runs live in the metadata database ([`SqlProjectStore`],
-//! migrations `0002_entity_service` and `0003_entity_runs`); encodings are stored as one binary blob
-//! per upload (concatenated, fixed size each) in the platform's blob store. A run becomes a platform
-//! job ([`runs::LinkageRunJob`]) whose comparison tasks run on the platform's workers.
+//! delete); and the OpenAPI document generated from the handlers (`GET /openapi.json`). Projects,
+//! parties, uploads and runs live in the metadata database ([`SqlProjectStore`], migrations
+//! `0002_entity_service` and `0003_entity_runs`); encodings are stored as one binary blob per upload
+//! (concatenated, fixed size each) in the platform's blob store. A run becomes a platform job
+//! ([`runs::LinkageRunJob`]) whose comparison tasks run on the platform's workers.
 //!
 //! Errors are `application/problem+json` with the Entity Service's statuses ([`EntityError`]).
 

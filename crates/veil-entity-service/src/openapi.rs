@@ -108,17 +108,18 @@ problem_responses! {
     /// 400 (problem JSON).
     BadRequest => "The request is malformed or invalid; `detail` names the field or header at fault.";
     /// 403 (problem JSON).
-    Forbidden => "The project does not exist, or the token is missing, wrong or not valid for this \
-        operation (the answers do not tell these apart); for uploads, also a party that has uploaded already.";
-    /// 404 (problem JSON) for a run id the project does not have.
-    RunNotFound => "The project has no run with this id.";
+    Forbidden => "The project or run does not exist, or the token is missing, wrong or not valid for \
+        this operation (the answers do not tell these apart); for uploads, also a party that has \
+        uploaded already.";
     /// 404 (problem JSON) on the result endpoint.
-    ResultNotFound => "The project has no run with this id, or the run has not completed (yet, or \
-        ever: `detail` carries the failed run's message).";
+    ResultNotFound => "The run has not completed yet.";
     /// 413 (problem JSON).
     PayloadTooLarge => "The body is larger than the server's limit (`server.max_body_mib`).";
     /// 500 (problem JSON) when stored data cannot be read back.
     InternalError => "Stored data could not be read back, or an internal step failed; `detail` says which.";
+    /// 500 (problem JSON) on the result endpoint.
+    RunFailedError => "The run ended in error, so it has no result (yet, or stored data could not be \
+        read back); `detail` carries the run's message.";
     /// 500 (problem JSON) on a disabled feature.
     FeatureDisabled => "The feature is disabled (problem title `Feature Disabled`).";
 }
@@ -187,10 +188,10 @@ impl<'r> ToResponse<'r> for Unavailable {
         responses(
             BadRequest,
             Forbidden,
-            RunNotFound,
             ResultNotFound,
             PayloadTooLarge,
             InternalError,
+            RunFailedError,
             FeatureDisabled,
             Unavailable,
         ),

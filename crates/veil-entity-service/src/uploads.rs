@@ -112,12 +112,19 @@ async fn stream_json(
 fn refusal(err: UploadError) -> EntityError {
     match err {
         UploadError::Invalid(message) => EntityError::bad_request(message),
-        UploadError::Io(err) if is_length_limit(&err) => EntityError::PayloadTooLarge(
+        UploadError::Io(err) => unreadable_body(&err),
+    }
+}
+
+/// The answer to an upload body that failed while it was read: 413 when the server's body limit cut
+/// it off, 400 otherwise.
+pub(crate) fn unreadable_body(err: &io::Error) -> EntityError {
+    if is_length_limit(err) {
+        EntityError::PayloadTooLarge(
             "the upload is larger than this server's body limit (server.max_body_mib)".into(),
-        ),
-        UploadError::Io(err) => {
-            EntityError::bad_request(format!("the upload body could not be read: {err}"))
-        }
+        )
+    } else {
+        EntityError::bad_request(format!("the upload body could not be read: {err}"))
     }
 }
 

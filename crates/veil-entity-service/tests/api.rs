@@ -4,7 +4,7 @@ mod common;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use common::{clks, is_token, schema, App};
+use common::{clks, is_token, schema, App, TEST_BODY_LIMIT};
 use reqwest::StatusCode;
 use serde_json::json;
 use veil_metadata::testsuite::{fresh_postgres, fresh_sqlite, postgres_url_from_env};
@@ -405,6 +405,63 @@ async fn json_uploads_are_parsed_as_they_stream_in() {
         .flat_map(|clk| STANDARD.decode(clk).unwrap())
         .collect();
     assert_eq!(stored.to_vec(), want);
+    app.stop().await;
+}
+
+/// A body of `bytes`, sent in pieces without a length, as a chunked upload arrives.
+fn chunked(bytes: Vec<u8>) -> reqwest::Body {
+    let pieces: Vec<Result<Vec<u8>, std::io::Error>> = bytes
+        .chunks(64 * 1024)
+        .map(|piece| Ok(piece.to_vec()))
+        .collect();
+    reqwest::Body::wrap_stream(futures::stream::iter(pieces))
+}
+
+#[tokio::test]
+async fn chunked_uploads_over_the_body_limit_are_413_and_leave_nothing() {
+    let app = App::start(fresh_sqlite().await).await;
+    let project = app
+        .create(json!({"schema": schema(), "result_type": "groups"}))
+        .await;
+    let size = 128;
+    let count = TEST_BODY_LIMIT / size + 1;
+    let binary = app
+        .http
+        .post(format!("{}/projects/{}/binaryclks", app.base, project.id))
+        .header("Authorization", &project.updates[0])
+        .header("Hash-Count", count.to_string())
+        .header("Hash-Size", size.to_string())
+        .body(chunked(vec![7u8; count * size]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(binary.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let problem: serde_json::Value = binary.json().await.unwrap();
+    assert!(
+        problem["detail"].as_str().unwrap().contains("body limit"),
+        "{problem}"
+    );
+
+    let json_body = json!({ "clks": clks(count, size, 5) }).to_string();
+    let json_upload = app
+        .http
+        .post(format!("{}/projects/{}/clks", app.base, project.id))
+        .header("Authorization", &project.updates[0])
+        .body(chunked(json_body.into_bytes()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_upload.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(app.blob_count(&project).await, 0, "nothing kept");
+    assert_eq!(app.contributed(&project).await, 0, "the party may retry");
+
+    let receipt = app
+        .upload_json(&project, 0, &vec![vec![1u8; size]; 10])
+        .await;
+    assert!(
+        is_token(&receipt),
+        "the server keeps serving and the party may retry"
+    );
     app.stop().await;
 }
 

@@ -45,17 +45,17 @@ const ROUTES: &[(&str, &str, &[u16])] = &[
     (
         "GET",
         "/projects/{project_id}/runs/{run_id}",
-        &[200, 403, 404, 503],
+        &[200, 403, 503],
     ),
     (
         "DELETE",
         "/projects/{project_id}/runs/{run_id}",
-        &[204, 403, 404, 503],
+        &[204, 403, 503],
     ),
     (
         "GET",
         "/projects/{project_id}/runs/{run_id}/status",
-        &[200, 403, 404, 500, 503],
+        &[200, 403, 500, 503],
     ),
     (
         "GET",

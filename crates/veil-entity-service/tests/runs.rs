@@ -358,9 +358,12 @@ async fn too_many_candidates_is_a_run_error_not_a_crash() {
         "{message}"
     );
     let (status, body) = app.result(&project, &run, &project.result, "").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "as the original");
     assert!(
-        body["detail"].as_str().unwrap().contains("failed"),
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("higher threshold"),
         "{body}"
     );
     app.stop().await;
@@ -404,22 +407,22 @@ async fn run_requests_are_validated() {
         "nothing stored for invalid runs"
     );
     let unknown = format!("{runs}/{}", "b".repeat(48));
-    assert_eq!(
-        app.get(&unknown, Some(&project.result)).await.0,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        app.get(&format!("{unknown}/status"), Some(&project.result))
-            .await
-            .0,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        app.get(&format!("{unknown}/result"), Some(&project.result))
-            .await
-            .0,
-        StatusCode::NOT_FOUND
-    );
+    for path in [
+        unknown.clone(),
+        format!("{unknown}/status"),
+        format!("{unknown}/result"),
+    ] {
+        let (status, problem) = app.get(&path, Some(&project.result)).await;
+        assert_eq!(
+            status,
+            StatusCode::FORBIDDEN,
+            "unknown run id, as the original: {path}"
+        );
+        assert!(problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid access token"));
+    }
     let other = format!("/projects/{}/runs", "c".repeat(48));
     assert_eq!(
         app.get(&other, Some(&project.result)).await.0,
@@ -438,11 +441,12 @@ async fn run_requests_are_validated() {
     );
     assert_eq!(
         app.get(&path, Some(&project.result)).await.0,
-        StatusCode::NOT_FOUND
+        StatusCode::FORBIDDEN,
+        "a deleted run is unknown"
     );
     assert_eq!(
         app.delete(&path, &project.result).await,
-        StatusCode::NOT_FOUND
+        StatusCode::FORBIDDEN
     );
     app.stop().await;
 }

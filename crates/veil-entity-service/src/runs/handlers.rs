@@ -67,7 +67,7 @@ async fn load_run(state: &EntityState, project_id: &str, run_id: &str) -> Entity
         .runs
         .get_run(project_id, run_id)
         .await?
-        .ok_or_else(|| EntityError::NotFound(format!("run {run_id} not found in this project")))
+        .ok_or_else(EntityError::invalid_access)
 }
 
 /// Validates a `NewRun` body.
@@ -198,8 +198,7 @@ pub async fn list(
     responses(
         (status = 200, description = "The run's parameters.", body = crate::openapi::RunDescription),
         (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::RunNotFound),
-        (status = 503, response = crate::openapi::Unavailable),
+                (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 pub async fn describe(
@@ -224,8 +223,7 @@ pub async fn describe(
     responses(
         (status = 200, description = "The run's state, stage and progress.", body = crate::openapi::RunStatus),
         (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::RunNotFound),
-        (status = 500, response = crate::openapi::InternalError),
+                (status = 500, response = crate::openapi::InternalError),
         (status = 503, response = crate::openapi::Unavailable),
     )
 )]
@@ -258,8 +256,7 @@ pub async fn status(
     responses(
         (status = 204, description = "The run was cancelled and its data removed."),
         (status = 403, response = crate::openapi::Forbidden),
-        (status = 404, response = crate::openapi::RunNotFound),
-        (status = 503, response = crate::openapi::Unavailable),
+                (status = 503, response = crate::openapi::Unavailable),
     )
 )]
 pub async fn delete(
@@ -272,7 +269,7 @@ pub async fn delete(
         .runs
         .delete_run(&project_id, &run_id)
         .await?
-        .ok_or_else(|| EntityError::NotFound(format!("run {run_id} not found in this project")))?;
+        .ok_or_else(EntityError::invalid_access)?;
     purge_run(&state, &run).await;
     tracing::info!(project = %project_id, run = %run_id, "linkage run deleted");
     Ok(StatusCode::NO_CONTENT)
@@ -338,7 +335,7 @@ pub struct ResultQuery {
             the token and `include_scores`.", body = crate::openapi::RunResult),
         (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::ResultNotFound),
-        (status = 500, response = crate::openapi::InternalError),
+        (status = 500, response = crate::openapi::RunFailedError),
         (status = 503, response = crate::openapi::Unavailable),
     )
 )]
@@ -352,14 +349,15 @@ pub async fn result(
     let run = load_run(&state, &project_id, &run_id).await?;
     let status = run_status(&state, &project, &parties, &run).await?;
     if status.state != es_state::COMPLETED {
-        let detail = match &status.message {
-            Some(message) => format!("the run failed, so it has no result: {message}"),
-            None => format!(
+        return Err(match &status.message {
+            Some(message) => {
+                EntityError::RunFailed(format!("the run failed, so it has no result: {message}"))
+            }
+            None => EntityError::NotFound(format!(
                 "the run's result is not ready (the run is {})",
                 status.state
-            ),
-        };
-        return Err(EntityError::NotFound(detail));
+            )),
+        });
     }
     let job_id = run
         .job_id

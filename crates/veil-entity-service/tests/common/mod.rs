@@ -20,6 +20,9 @@ use veil_service::{JobService, Platform, Registry, TaskRunner};
 use veil_worker::{WorkerPool, WorkerSettings};
 
 /// Settings small enough that test projects split into several tasks.
+/// The request body limit the test server applies, as `veil serve` does with `server.max_body_mib`.
+pub const TEST_BODY_LIMIT: usize = 8 * 1024 * 1024;
+
 pub const TEST_SETTINGS: RunSettings = RunSettings {
     chunk_comparisons: 2_000,
     max_candidates: 1_000_000,
@@ -68,8 +71,11 @@ impl App {
         let shutdown = CancellationToken::new();
         let pool = WorkerPool::new(runner, WorkerSettings::new(2, Duration::from_millis(20)));
         let workers = tokio::spawn(pool.run(shutdown.clone()));
-        let app =
-            axum::Router::new().nest_service("/api/v1", veil_entity_service::router(state.clone()));
+        let app = axum::Router::new()
+            .nest_service("/api/v1", veil_entity_service::router(state.clone()))
+            .layer(tower_http::limit::RequestBodyLimitLayer::new(
+                TEST_BODY_LIMIT,
+            ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind an ephemeral port");
