@@ -76,6 +76,9 @@ pub enum Command {
     /// Try Veil in one command: a local server, two generated datasets linked through the Entity
     /// Service API, the matching quality and the job behind it.
     Demo(crate::commands::demo::DemoArgs),
+    /// Smoke-test a running server end to end: link two small generated datasets through the
+    /// Entity Service API, check the groups, delete the project (what `helm test` runs).
+    Selftest(crate::commands::selftest::SelftestArgs),
 }
 
 /// `veil job …`

@@ -256,13 +256,13 @@ async fn wait_until_healthy(veil: &VeilClient) -> anyhow::Result<()> {
 }
 
 /// Datasets A and B and their truth, as CSV.
-struct Generated {
-    a: Vec<u8>,
-    b: Vec<u8>,
-    truth: Vec<u8>,
+pub(super) struct Generated {
+    pub(super) a: Vec<u8>,
+    pub(super) b: Vec<u8>,
+    pub(super) truth: Vec<u8>,
 }
 
-async fn generate_data(records: u64, seed: u64) -> anyhow::Result<Generated> {
+pub(super) async fn generate_data(records: u64, seed: u64) -> anyhow::Result<Generated> {
     tokio::task::spawn_blocking(move || {
         let config = GeneratorConfig {
             records,
@@ -280,7 +280,7 @@ async fn generate_data(records: u64, seed: u64) -> anyhow::Result<Generated> {
 }
 
 /// The records of a CSV as clkhash JSON CLKs.
-fn encode(csv: &[u8], schema: &Value) -> anyhow::Result<Vec<u8>> {
+pub(super) fn encode(csv: &[u8], schema: &Value) -> anyhow::Result<Vec<u8>> {
     let schema = Schema::from_json_str(&schema.to_string()).context("the demo schema")?;
     let encoder = Encoder::new(&schema, DEMO_SECRET).context("the demo schema")?;
     let mut writer = ClkWriter::new(Vec::new(), OutputFormat::Json)?;
@@ -385,7 +385,7 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
 
 /// A clkhash v3 linkage schema for the generated records: every field but the id as bigrams, with
 /// more bits for the fields that identify a person best.
-fn demo_schema() -> Value {
+pub(super) fn demo_schema() -> Value {
     let bigrams = |identifier: &str, bits: u32| {
         json!({
             "identifier": identifier,

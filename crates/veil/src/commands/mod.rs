@@ -5,6 +5,7 @@ pub mod demo;
 mod job;
 pub mod link;
 mod process;
+pub mod selftest;
 
 use crate::cli::{Cli, Command};
 
@@ -24,6 +25,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config(command) => config::run(command).await,
         Command::Link(command) => link::run(command).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Selftest(args) => selftest::run(args).await,
     }
 }
 
