@@ -46,6 +46,36 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
         "linkage.chunk_comparisons",
     ),
     ("VEIL_LINKAGE_MAX_CANDIDATES", "linkage.max_candidates"),
+    ("VEIL_RUNNER", "runner"),
+    ("VEIL_KUBERNETES_NAMESPACE", "kubernetes.namespace"),
+    ("VEIL_KUBERNETES_IMAGE", "kubernetes.image"),
+    (
+        "VEIL_KUBERNETES_SERVICE_ACCOUNT",
+        "kubernetes.service_account",
+    ),
+    (
+        "VEIL_KUBERNETES_ENV_FROM_SECRET",
+        "kubernetes.env_from_secret",
+    ),
+    ("VEIL_REGISTRATION_API_URL", "registration.api_url"),
+    ("VEIL_REGISTRATION_NAMESPACE", "registration.namespace"),
+    (
+        "VEIL_REGISTRATION_SERVICE_NAME",
+        "registration.service_name",
+    ),
+    ("VEIL_REGISTRATION_TOKEN_FILE", "registration.token_file"),
+    (
+        "VEIL_REGISTRATION_CLIENT_CERT_FILE",
+        "registration.client_cert_file",
+    ),
+    (
+        "VEIL_REGISTRATION_CLIENT_KEY_FILE",
+        "registration.client_key_file",
+    ),
+    ("VEIL_REGISTRATION_CA_FILE", "registration.ca_file"),
+    ("VEIL_REGISTRATION_IN_CLUSTER", "registration.in_cluster"),
+    ("VEIL_REGISTRATION_ADDRESS", "registration.address"),
+    ("VEIL_REGISTRATION_FILE_PATH", "registration.file_path"),
     ("VEIL_LOG_FORMAT", "log.format"),
     ("VEIL_LOG", "log.filter"),
 ];
@@ -149,6 +179,23 @@ pub(crate) fn apply(
             "worker.concurrency" => {
                 file.worker.concurrency = Some(parse(var, value, "a whole number")?)
             }
+            "runner" => file.runner = text,
+            "kubernetes.namespace" => file.kubernetes.namespace = text,
+            "kubernetes.image" => file.kubernetes.image = text,
+            "kubernetes.service_account" => file.kubernetes.service_account = text,
+            "kubernetes.env_from_secret" => file.kubernetes.env_from_secret = text,
+            "registration.api_url" => file.registration.api_url = text,
+            "registration.namespace" => file.registration.namespace = text,
+            "registration.service_name" => file.registration.service_name = text,
+            "registration.token_file" => file.registration.token_file = text,
+            "registration.client_cert_file" => file.registration.client_cert_file = text,
+            "registration.client_key_file" => file.registration.client_key_file = text,
+            "registration.ca_file" => file.registration.ca_file = text,
+            "registration.in_cluster" => {
+                file.registration.in_cluster = Some(parse_bool(var, value)?)
+            }
+            "registration.address" => file.registration.address = text,
+            "registration.file_path" => file.registration.file_path = text,
             "log.format" => file.log.format = text,
             "log.filter" => file.log.filter = text,
             other => unreachable!("ENV_OVERRIDES names unknown key {other}"),

@@ -1,5 +1,7 @@
 //! The on-disk shape of `veil.toml`: every key optional, unknown keys refused.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 /// The only config file version this build understands.
@@ -25,6 +27,12 @@ pub(crate) struct ConfigFile {
     pub log: LogSection,
     #[serde(default)]
     pub linkage: LinkageSection,
+    /// `process` (default) or `kubernetes`.
+    pub runner: Option<String>,
+    #[serde(default)]
+    pub kubernetes: KubernetesSection,
+    #[serde(default)]
+    pub registration: RegistrationSection,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -96,4 +104,47 @@ pub(crate) struct LogSection {
 pub(crate) struct LinkageSection {
     pub chunk_comparisons: Option<u64>,
     pub max_candidates: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct KubernetesSection {
+    pub namespace: Option<String>,
+    pub image: Option<String>,
+    pub service_account: Option<String>,
+    pub backoff_limit: Option<u32>,
+    pub ttl_seconds_after_finished: Option<u32>,
+    pub cpu_request: Option<String>,
+    pub memory_request: Option<String>,
+    pub cpu_limit: Option<String>,
+    pub memory_limit: Option<String>,
+    pub log_tail_lines: Option<u32>,
+    pub env_from_secret: Option<String>,
+    pub env: Option<BTreeMap<String, String>>,
+    pub command: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RegistrationSection {
+    pub api_url: Option<String>,
+    pub namespace: Option<String>,
+    pub service_name: Option<String>,
+    pub ports: Option<Vec<RegistrationPortEntry>>,
+    pub selector: Option<BTreeMap<String, String>>,
+    pub token_file: Option<String>,
+    pub client_cert_file: Option<String>,
+    pub client_key_file: Option<String>,
+    pub ca_file: Option<String>,
+    pub in_cluster: Option<bool>,
+    pub address: Option<String>,
+    pub file_path: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RegistrationPortEntry {
+    pub name: String,
+    pub port: u16,
+    pub target_port: Option<u16>,
 }

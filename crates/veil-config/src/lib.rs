@@ -5,6 +5,7 @@
 //! Kubernetes Secrets), then validation into [`Config`]. Every error names the key or variable at fault.
 //! Nothing here reads the process environment or the working directory: callers pass both in.
 
+mod cluster;
 mod env;
 mod error;
 mod file;
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+pub use cluster::{KubernetesConfig, RegistrationConfig, RegistrationPort, RunnerKind};
 pub use env::ENV_OVERRIDES;
 pub use error::ConfigError;
 pub use file::CONFIG_VERSION;
@@ -45,6 +47,12 @@ pub struct Config {
     pub log: LogConfig,
     /// Record-linkage runs.
     pub linkage: LinkageConfig,
+    /// Where claimed tasks run: in the worker process or as Kubernetes Jobs.
+    pub runner: RunnerKind,
+    /// How task Jobs are built when `runner` is `Kubernetes`.
+    pub kubernetes: KubernetesConfig,
+    /// How `veil serve --register-k8s` registers the server as a Kubernetes Service.
+    pub registration: RegistrationConfig,
 }
 
 /// HTTP server settings.

@@ -186,6 +186,11 @@ pub(crate) fn resolve(file: ConfigFile, sources: &KeySources) -> Result<Config, 
         filter: file.log.filter.unwrap_or_else(|| "info".to_string()),
     };
 
+    let runner = crate::cluster::resolve_runner(file.runner, sources)?;
+    let kubernetes = crate::cluster::resolve_kubernetes(file.kubernetes, runner, sources)?;
+    let registration =
+        crate::cluster::resolve_registration(file.registration, server.listen.port(), sources)?;
+
     Ok(Config {
         data_dir,
         server,
@@ -198,6 +203,9 @@ pub(crate) fn resolve(file: ConfigFile, sources: &KeySources) -> Result<Config, 
         worker,
         log,
         linkage,
+        runner,
+        kubernetes,
+        registration,
     })
 }
 

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use secrecy::ExposeSecret;
 
-use crate::{Config, LogFormat};
+use crate::{Config, LogFormat, RunnerKind};
 
 const REDACTED: &str = "[redacted]";
 
@@ -36,6 +36,11 @@ pub(crate) fn redacted_toml(config: &Config) -> String {
         "data_dir = {}",
         quoted(&config.data_dir.display().to_string())
     );
+    let runner = match config.runner {
+        RunnerKind::Process => "process",
+        RunnerKind::Kubernetes => "kubernetes",
+    };
+    let _ = writeln!(out, "runner = {}", quoted(runner));
     let _ = writeln!(out, "\n[server]");
     let _ = writeln!(
         out,
@@ -112,5 +117,105 @@ pub(crate) fn redacted_toml(config: &Config) -> String {
     };
     let _ = writeln!(out, "format = {}", quoted(format));
     let _ = writeln!(out, "filter = {}", quoted(&config.log.filter));
+    write_kubernetes(&mut out, config);
+    write_registration(&mut out, config);
     out
+}
+
+fn optional(out: &mut String, key: &str, value: Option<String>) {
+    let _ = match value {
+        Some(value) => writeln!(out, "{key} = {}", quoted(&value)),
+        None => writeln!(out, "# {key} is not set"),
+    };
+}
+
+fn inline_table<'a>(pairs: impl Iterator<Item = (&'a String, String)>) -> String {
+    let items: Vec<String> = pairs
+        .map(|(key, value)| format!("{} = {}", quoted(key), quoted(&value)))
+        .collect();
+    if items.is_empty() {
+        return "{}".to_string();
+    }
+    format!("{{ {} }}", items.join(", "))
+}
+
+fn path_text(path: &Option<std::path::PathBuf>) -> Option<String> {
+    path.as_ref().map(|path| path.display().to_string())
+}
+
+/// `[kubernetes]`; the values of `env` are redacted, as they may hold secrets.
+fn write_kubernetes(out: &mut String, config: &Config) {
+    let kubernetes = &config.kubernetes;
+    let _ = writeln!(out, "\n[kubernetes]");
+    let _ = writeln!(out, "namespace = {}", quoted(&kubernetes.namespace));
+    optional(out, "image", kubernetes.image.clone());
+    optional(out, "service_account", kubernetes.service_account.clone());
+    let _ = writeln!(out, "backoff_limit = {}", kubernetes.backoff_limit);
+    let _ = writeln!(
+        out,
+        "ttl_seconds_after_finished = {}",
+        kubernetes.ttl_seconds_after_finished
+    );
+    optional(out, "cpu_request", kubernetes.cpu_request.clone());
+    optional(out, "memory_request", kubernetes.memory_request.clone());
+    optional(out, "cpu_limit", kubernetes.cpu_limit.clone());
+    optional(out, "memory_limit", kubernetes.memory_limit.clone());
+    let _ = writeln!(out, "log_tail_lines = {}", kubernetes.log_tail_lines);
+    optional(out, "env_from_secret", kubernetes.env_from_secret.clone());
+    let env = kubernetes.env.keys().map(|key| (key, REDACTED.to_string()));
+    let _ = writeln!(out, "env = {}", inline_table(env));
+    let command: Vec<String> = kubernetes.command.iter().map(|part| quoted(part)).collect();
+    let _ = writeln!(out, "command = [{}]", command.join(", "));
+}
+
+fn write_registration(out: &mut String, config: &Config) {
+    let registration = &config.registration;
+    let _ = writeln!(out, "\n[registration]");
+    optional(out, "api_url", registration.api_url.clone());
+    let _ = writeln!(out, "namespace = {}", quoted(&registration.namespace));
+    let _ = writeln!(out, "service_name = {}", quoted(&registration.service_name));
+    let ports: Vec<String> = registration
+        .ports
+        .iter()
+        .map(|port| {
+            format!(
+                "{{ name = {}, port = {}, target_port = {} }}",
+                quoted(&port.name),
+                port.port,
+                port.target_port
+            )
+        })
+        .collect();
+    let _ = writeln!(out, "ports = [{}]", ports.join(", "));
+    let selector = registration
+        .selector
+        .iter()
+        .map(|(key, value)| (key, value.clone()));
+    let _ = writeln!(out, "selector = {}", inline_table(selector));
+    optional(out, "token_file", path_text(&registration.token_file));
+    optional(
+        out,
+        "client_cert_file",
+        path_text(&registration.client_cert_file),
+    );
+    optional(
+        out,
+        "client_key_file",
+        path_text(&registration.client_key_file),
+    );
+    optional(out, "ca_file", path_text(&registration.ca_file));
+    match registration.in_cluster {
+        Some(in_cluster) => {
+            let _ = writeln!(out, "in_cluster = {in_cluster}");
+        }
+        None => {
+            let _ = writeln!(out, "# in_cluster is detected from KUBERNETES_SERVICE_HOST");
+        }
+    }
+    optional(
+        out,
+        "address",
+        registration.address.map(|ip| ip.to_string()),
+    );
+    optional(out, "file_path", path_text(&registration.file_path));
 }

@@ -84,6 +84,15 @@ fn every_listed_variable_is_applied() {
             "VEIL_LOG_FORMAT" => "json",
             "VEIL_LOG" => "debug",
             "VEIL_QUEUE_LEASE_SECONDS" => "20",
+            "VEIL_RUNNER" => "kubernetes",
+            "VEIL_KUBERNETES_NAMESPACE" => "veil-tasks",
+            "VEIL_KUBERNETES_IMAGE" => "registry.example/veil:1",
+            "VEIL_REGISTRATION_API_URL" => "https://10.0.0.1:6443",
+            "VEIL_REGISTRATION_SERVICE_NAME" => "veil-server",
+            "VEIL_REGISTRATION_NAMESPACE" => "veil",
+            "VEIL_REGISTRATION_IN_CLUSTER" => "false",
+            "VEIL_REGISTRATION_ADDRESS" => "10.1.2.3",
+            "VEIL_REGISTRATION_FILE_PATH" => continue,
             _ => "3",
         };
         pairs.push((var, value));
@@ -107,6 +116,32 @@ fn every_listed_variable_is_applied() {
     assert_eq!(config.queue.lease.as_secs(), 20);
     assert_eq!(config.log.format, LogFormat::Json);
     assert!(config.blob.s3.allow_http);
+    assert_eq!(config.runner, RunnerKind::Kubernetes);
+    assert_eq!(config.kubernetes.namespace, "veil-tasks");
+    assert_eq!(
+        config.kubernetes.image.as_deref(),
+        Some("registry.example/veil:1")
+    );
+    assert_eq!(config.kubernetes.service_account.as_deref(), Some("3"));
+    assert_eq!(config.kubernetes.env_from_secret.as_deref(), Some("3"));
+    let registration = &config.registration;
+    assert_eq!(
+        registration.api_url.as_deref(),
+        Some("https://10.0.0.1:6443")
+    );
+    assert_eq!(registration.service_name, "veil-server");
+    assert_eq!(registration.namespace, "veil");
+    assert_eq!(registration.in_cluster, Some(false));
+    assert_eq!(registration.address, Some("10.1.2.3".parse().unwrap()));
+    assert_eq!(
+        registration.ca_file.as_deref(),
+        Some(std::path::Path::new(secret_path))
+    );
+    let file_path = Config::load(None, &env(&[("VEIL_REGISTRATION_FILE_PATH", "/run/k8s")]));
+    assert_eq!(
+        file_path.unwrap().registration.file_path,
+        Some(PathBuf::from("/run/k8s"))
+    );
 }
 
 #[test]
@@ -221,5 +256,146 @@ fn redacted_view_hides_secrets_and_is_a_valid_config() {
     assert!(
         reparsed.is_ok(),
         "config show output must parse as a config file: {reparsed:?}"
+    );
+}
+
+#[test]
+fn kubernetes_defaults_keep_tasks_in_process() {
+    let config = Config::defaults();
+    assert_eq!(config.runner, RunnerKind::Process);
+    assert_eq!(config.kubernetes.backoff_limit, 2);
+    assert_eq!(config.kubernetes.ttl_seconds_after_finished, 3600);
+    assert_eq!(config.kubernetes.log_tail_lines, 50);
+    assert!(
+        config.kubernetes.command.is_empty(),
+        "the image's entrypoint"
+    );
+    assert_eq!(
+        config.registration.ports,
+        [RegistrationPort {
+            name: "http".to_string(),
+            port: 8851,
+            target_port: 8851
+        }]
+    );
+    assert_eq!(config.registration.in_cluster, None, "detected at run time");
+    assert_eq!(
+        config.registration.selector["app.kubernetes.io/name"],
+        "veil"
+    );
+}
+
+#[test]
+fn kubernetes_sections_are_read_from_the_file() {
+    let config = load_text(
+        r#"version = 1
+runner = "kubernetes"
+[kubernetes]
+namespace = "veil"
+image = "registry.example/veil:1"
+service_account = "veil-task"
+backoff_limit = 0
+ttl_seconds_after_finished = 60
+cpu_request = "500m"
+memory_request = "512Mi"
+cpu_limit = "2"
+memory_limit = "1.5Gi"
+log_tail_lines = 20
+env_from_secret = "veil-env"
+env = { VEIL_LOG = "debug" }
+command = ["/usr/local/bin/veil"]
+[registration]
+api_url = "https://k8s.example:6443"
+namespace = "veil"
+service_name = "veil-hpc"
+ports = [{ name = "http", port = 80, target_port = 8851 }, { name = "metrics", port = 9090 }]
+selector = { app = "veil" }
+token_file = "/run/secrets/token"
+ca_file = "/run/secrets/ca.pem"
+in_cluster = false
+address = "192.168.1.20"
+"#,
+    )
+    .unwrap();
+    assert_eq!(config.runner, RunnerKind::Kubernetes);
+    assert_eq!(config.kubernetes.backoff_limit, 0);
+    assert_eq!(config.kubernetes.memory_limit.as_deref(), Some("1.5Gi"));
+    assert_eq!(config.kubernetes.env["VEIL_LOG"], "debug");
+    assert_eq!(config.kubernetes.command, ["/usr/local/bin/veil"]);
+    let ports = &config.registration.ports;
+    assert_eq!((ports[0].port, ports[0].target_port), (80, 8851));
+    assert_eq!((ports[1].port, ports[1].target_port), (9090, 9090));
+    assert_eq!(config.registration.selector["app"], "veil");
+    assert_eq!(
+        config.registration.address,
+        Some("192.168.1.20".parse().unwrap())
+    );
+
+    let shown = config.to_redacted_toml();
+    assert!(shown.contains("runner = \"kubernetes\""), "{shown}");
+    assert!(!shown.contains("debug"), "env values are redacted: {shown}");
+    let reparsed = load_text(&shown).expect("config show output parses");
+    assert_eq!(reparsed.registration, config.registration);
+    assert_eq!(reparsed.kubernetes.image, config.kubernetes.image);
+}
+
+#[test]
+fn kubernetes_mistakes_are_named() {
+    let err = Config::load(None, &env(&[("VEIL_RUNNER", "slurm")])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "VEIL_RUNNER: expected `process` or `kubernetes`, got `slurm`"
+    );
+    let err = load_text("version = 1\nrunner = \"kubernetes\"\n").unwrap_err();
+    assert!(
+        err.to_string().starts_with("kubernetes.image: required"),
+        "{err}"
+    );
+    let err = load_text("version = 1\n[kubernetes]\nmemory_limit = \"lots\"\n").unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("kubernetes.memory_limit: `lots` is not a Kubernetes quantity"),
+        "{err}"
+    );
+    let err = load_text("version = 1\n[kubernetes]\nimage_name = \"x\"\n").unwrap_err();
+    assert!(err.to_string().contains("kubernetes.image_name"), "{err}");
+    let err = Config::load(None, &env(&[("VEIL_REGISTRATION_SERVICE_NAME", "1veil")])).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("VEIL_REGISTRATION_SERVICE_NAME: `1veil` is not a valid name"),
+        "{err}"
+    );
+    let err =
+        load_text("version = 1\n[registration]\nclient_cert_file = \"/c.pem\"\n").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "registration.client_cert_file: set together with registration.client_key_file"
+    );
+    let err =
+        Config::load(None, &env(&[("VEIL_REGISTRATION_ADDRESS", "host.example")])).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "VEIL_REGISTRATION_ADDRESS: expected an IP address, got `host.example`"
+    );
+    let err = Config::load(None, &env(&[("VEIL_REGISTRATION_IN_CLUSTER", "maybe")])).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("VEIL_REGISTRATION_IN_CLUSTER: expected true or false"),
+        "{err}"
+    );
+    let err = load_text(
+        "version = 1\n[registration]\napi_url = \"https://k8s:6443\"\nfile_path = \"/tmp/k8s\"\n",
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("registration.file_path: set either"),
+        "{err}"
+    );
+    let err = load_text("version = 1\n[registration]\nports = []\n").unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("registration.ports: needs at least one port"),
+        "{err}"
     );
 }

@@ -9,6 +9,7 @@
 
 mod builtin;
 mod error;
+mod executor;
 mod jobs;
 mod keys;
 mod lease;
@@ -23,6 +24,7 @@ use veil_queue::TaskQueue;
 
 pub use builtin::{EchoJob, SleepJob};
 pub use error::ServiceError;
+pub use executor::{run_task_standalone, TaskExecutor};
 pub use jobs::JobService;
 pub use keys::{job_result_key, task_result_key};
 pub use registry::{JobKind, Registry, TaskContext, TaskError, FINALIZE_TASK_KIND};

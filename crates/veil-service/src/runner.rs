@@ -16,6 +16,7 @@ use veil_domain::{
 };
 use veil_queue::QueueError;
 
+use crate::executor::TaskExecutor;
 use crate::lease::{LeaseGuard, StopReason};
 use crate::registry::{JobKind, TaskContext, TaskError, FINALIZE_TASK_KIND};
 use crate::{job_result_key, task_result_key, Platform, Result};
@@ -43,11 +44,12 @@ pub struct TaskRunner {
     platform: Platform,
     lease: Duration,
     heartbeat: Duration,
+    executor: Option<Arc<dyn TaskExecutor>>,
 }
 
 /// What a handler invocation ended with, before the queue is told.
-enum Execution {
-    Finished(std::result::Result<bytes::Bytes, TaskError>),
+enum Execution<T> {
+    Finished(std::result::Result<T, TaskError>),
     Stopped(StopReason),
     Aborted,
 }
@@ -59,7 +61,14 @@ impl TaskRunner {
             platform,
             lease,
             heartbeat,
+            executor: None,
         }
+    }
+
+    /// Runs tasks (not final steps) through `executor` instead of in this process.
+    pub fn with_executor(mut self, executor: Arc<dyn TaskExecutor>) -> Self {
+        self.executor = Some(executor);
+        self
     }
 
     /// The backends this runner works on.
@@ -140,14 +149,21 @@ impl TaskRunner {
 
         let started = Instant::now();
         let delivery = Arc::new(delivery);
+        let executor = self.executor.clone();
+        let delegated = item.clone();
         let execution = self.execute(&job, &delivery, abort, |ctx| async move {
-            let result = kind.run_task(&ctx).await;
+            let result = match executor {
+                Some(executor) => executor.execute(kind, &ctx, &delegated).await,
+                None => kind.run_task(&ctx).await.map(Some),
+            };
             (ctx, result)
         });
         let outcome = match execution.await {
-            Execution::Finished(Ok(bytes)) => {
+            Execution::Finished(Ok(output)) => {
                 let key = task_result_key(job.id, item.index);
-                self.platform.blobs.put(&key, bytes).await?;
+                if let Some(bytes) = output {
+                    self.platform.blobs.put(&key, bytes).await?;
+                }
                 let mut done = TaskUpdate::new(
                     &[TaskState::Running, TaskState::Queued],
                     TaskState::Succeeded,
@@ -171,18 +187,16 @@ impl TaskRunner {
     }
 
     /// Runs `body` with a task context while the lease guard keeps the delivery alive.
-    async fn execute<F, Fut>(
+    async fn execute<F, Fut, T>(
         &self,
         job: &Job,
         delivery: &Arc<Delivery>,
         abort: CancellationToken,
         body: F,
-    ) -> Execution
+    ) -> Execution<T>
     where
         F: FnOnce(TaskContext) -> Fut,
-        Fut: std::future::Future<
-            Output = (TaskContext, std::result::Result<bytes::Bytes, TaskError>),
-        >,
+        Fut: std::future::Future<Output = (TaskContext, std::result::Result<T, TaskError>)>,
     {
         let stop = CancellationToken::new();
         let (progress_tx, progress_rx) = watch::channel(Progress::default());

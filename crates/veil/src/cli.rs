@@ -55,6 +55,9 @@ pub enum Command {
         /// In-process workers (overrides `server.workers`); 0 runs the API alone.
         #[arg(long)]
         workers: Option<u32>,
+        /// Register as a Kubernetes Service while serving (see `[registration]`); deregister on shutdown.
+        #[arg(long)]
+        register_k8s: bool,
     },
     /// Run workers only, against the configured database and blob store.
     Worker {
@@ -79,6 +82,9 @@ pub enum Command {
     /// Smoke-test a running server end to end: link two small generated datasets through the
     /// Entity Service API, check the groups, delete the project (what `helm test` runs).
     Selftest(crate::commands::selftest::SelftestArgs),
+    /// Run one stored task here (what a Kubernetes task Job runs).
+    #[command(subcommand)]
+    Task(crate::commands::task::TaskCommand),
 }
 
 /// `veil job …`

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use secrecy::ExposeSecret;
-use veil_config::Config;
+use veil_config::{Config, RunnerKind};
 use veil_metadata::Database;
 use veil_queue::{QueueSettings, SqlQueue};
 use veil_service::{Platform, Registry, TaskRunner};
@@ -89,7 +89,19 @@ fn registry() -> Registry {
     registry
 }
 
-/// A task runner with the configured lease and heartbeat.
-pub fn task_runner(config: &Config, platform: &Platform) -> TaskRunner {
-    TaskRunner::new(platform.clone(), config.queue.lease, config.queue.heartbeat)
+/// A task runner with the configured lease and heartbeat; with `runner = "kubernetes"` it runs each
+/// task as a Kubernetes Job instead of in this process.
+pub async fn task_runner(config: &Config, platform: &Platform) -> anyhow::Result<TaskRunner> {
+    let runner = TaskRunner::new(platform.clone(), config.queue.lease, config.queue.heartbeat);
+    match config.runner {
+        RunnerKind::Process => Ok(runner),
+        RunnerKind::Kubernetes => {
+            let executor = crate::kube::task_executor(config, platform).await?;
+            tracing::info!(
+                namespace = %config.kubernetes.namespace,
+                "tasks run as Kubernetes Jobs (runner = \"kubernetes\")"
+            );
+            Ok(runner.with_executor(executor))
+        }
+    }
 }

@@ -6,6 +6,7 @@ mod job;
 pub mod link;
 mod process;
 pub mod selftest;
+pub mod task;
 
 use crate::cli::{Cli, Command};
 
@@ -16,7 +17,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             process,
             listen,
             workers,
-        } => process::serve(process, listen, workers).await,
+            register_k8s,
+        } => process::serve(process, listen, workers, register_k8s).await,
         Command::Worker {
             process,
             concurrency,
@@ -26,6 +28,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Link(command) => link::run(command).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Selftest(args) => selftest::run(args).await,
+        Command::Task(command) => task::run(command).await,
     }
 }
 

@@ -12,7 +12,7 @@ use veil_worker::{WorkerPool, WorkerSettings};
 use crate::cli::{LogFormatArg, ProcessArgs};
 use crate::platform;
 
-fn load(process: &ProcessArgs) -> anyhow::Result<Config> {
+pub(crate) fn load(process: &ProcessArgs) -> anyhow::Result<Config> {
     let mut config = platform::load_config(process.config.as_deref())?;
     if let Some(format) = process.log_format {
         config.log.format = match format {
@@ -25,7 +25,7 @@ fn load(process: &ProcessArgs) -> anyhow::Result<Config> {
 }
 
 /// Fires the returned token on SIGTERM or SIGINT.
-fn shutdown_on_signal() -> CancellationToken {
+pub(crate) fn shutdown_on_signal() -> CancellationToken {
     let token = CancellationToken::new();
     let fired = token.clone();
     tokio::spawn(async move {
@@ -57,26 +57,28 @@ fn shutdown_on_signal() -> CancellationToken {
     token
 }
 
-fn spawn_workers(
+async fn spawn_workers(
     config: &Config,
     platform: &veil_service::Platform,
     count: u32,
     shutdown: &CancellationToken,
-) -> Option<tokio::task::JoinHandle<()>> {
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     if count == 0 {
-        return None;
+        return Ok(None);
     }
     let mut settings = WorkerSettings::new(count, config.queue.poll_interval);
     settings.shutdown_grace = config.worker.shutdown_grace;
-    let pool = WorkerPool::new(platform::task_runner(config, platform), settings);
-    Some(tokio::spawn(pool.run(shutdown.clone())))
+    let pool = WorkerPool::new(platform::task_runner(config, platform).await?, settings);
+    Ok(Some(tokio::spawn(pool.run(shutdown.clone()))))
 }
 
-/// `veil serve`: the HTTP API plus in-process workers.
+/// `veil serve`: the HTTP API plus in-process workers; with `register_k8s`, registered as a Kubernetes
+/// Service while it serves (deregistered after a graceful shutdown).
 pub async fn serve(
     process: ProcessArgs,
     listen: Option<SocketAddr>,
     workers: Option<u32>,
+    register_k8s: bool,
 ) -> anyhow::Result<()> {
     let mut config = load(&process)?;
     if let Some(listen) = listen {
@@ -88,7 +90,19 @@ pub async fn serve(
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("listen on {}", config.server.listen))?;
-    serve_on(config, listener, shutdown_on_signal).await
+    if !register_k8s {
+        return serve_on(config, listener, shutdown_on_signal).await;
+    }
+    let registration = crate::kube::registration(&config).await?;
+    registration
+        .register()
+        .await
+        .context("register with Kubernetes (--register-k8s)")?;
+    let served = serve_on(config, listener, shutdown_on_signal).await;
+    if let Err(err) = registration.deregister().await {
+        tracing::warn!(error = %err, "deregistering from Kubernetes failed");
+    }
+    served
 }
 
 /// Serves the HTTP API and `server.workers` in-process workers on `listener` until the token
@@ -117,7 +131,8 @@ pub async fn serve_on(
         &backends.platform,
         config.server.workers,
         &shutdown,
-    );
+    )
+    .await?;
     let state = veil_server::AppState {
         jobs,
         redacted_config: Arc::from(config.to_redacted_toml()),
@@ -175,7 +190,7 @@ pub async fn worker(process: ProcessArgs, concurrency: Option<u32>) -> anyhow::R
     }
     let backends = platform::connect(&config).await?;
     let shutdown = shutdown_on_signal();
-    if let Some(workers) = spawn_workers(&config, &backends.platform, count, &shutdown) {
+    if let Some(workers) = spawn_workers(&config, &backends.platform, count, &shutdown).await? {
         let _ = workers.await;
     }
     backends.database.close().await;
