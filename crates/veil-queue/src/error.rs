@@ -12,6 +12,9 @@ pub enum QueueError {
     /// A stored value could not be read back.
     #[error("corrupt queue entry: {0}")]
     Corrupt(String),
+    /// The message broker is unreachable or refused an operation; retrying later may succeed.
+    #[error("queue broker: {0}")]
+    Broker(String),
     /// The queue's database reported an error.
     #[error("queue database: {0}")]
     Database(#[from] sqlx::Error),

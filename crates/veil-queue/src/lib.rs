@@ -1,8 +1,8 @@
 //! Veil's task queue.
 //!
 //! [`TaskQueue`] is the contract every queue implements; [`SqlQueue`] is the embedded implementation that
-//! lives in the metadata database (SQLite, or PostgreSQL with `FOR UPDATE SKIP LOCKED`). A RabbitMQ
-//! implementation can sit beside it behind the same trait.
+//! lives in the metadata database (SQLite, or PostgreSQL with `FOR UPDATE SKIP LOCKED`); `RabbitQueue`
+//! (feature `rabbitmq`) keeps the queue on a RabbitMQ broker, for processes that reach no database.
 //!
 //! Delivery is at-least-once: a worker claims an item for a lease period and renews the lease with
 //! heartbeats. When a lease runs out (the worker died) the item is delivered again, counting as a failed
@@ -11,6 +11,8 @@
 //! was lost can no longer acknowledge or fail the item.
 
 mod error;
+#[cfg(feature = "rabbitmq")]
+mod rabbit;
 mod settings;
 mod sql;
 #[cfg(any(test, feature = "testsuite"))]
@@ -22,6 +24,8 @@ use async_trait::async_trait;
 use veil_domain::{Delivery, FailOutcome, JobId, QueueItem, QueueStats};
 
 pub use error::QueueError;
+#[cfg(feature = "rabbitmq")]
+pub use rabbit::{RabbitQueue, RabbitSettings};
 pub use settings::QueueSettings;
 pub use sql::SqlQueue;
 

@@ -6,26 +6,32 @@
 //! ```text
 //! veil_queue::queue_test_suite!(veil_queue::testsuite::sqlite_queue);
 //! veil_queue::queue_test_suite!(veil_queue::testsuite::postgres_queue);
+//! veil_queue::queue_test_suite!(veil_queue::testsuite::rabbit_queue); // feature `rabbitmq`
 //! ```
 //!
 //! The cases use short leases and real sleeps; PostgreSQL runs only when `VEIL_TEST_POSTGRES_URL` is set
-//! (see `veil_metadata::testsuite`).
+//! (see `veil_metadata::testsuite`), RabbitMQ only when `VEIL_TEST_AMQP_URL` is set.
 
 mod cases;
+#[cfg(feature = "rabbitmq")]
+mod rabbit;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use cases::*;
+#[cfg(feature = "rabbitmq")]
+pub use rabbit::{amqp_url_from_env, rabbit_queue, rabbit_settings};
 use veil_metadata::testsuite::{fresh_postgres, fresh_sqlite, postgres_url_from_env, TestDatabase};
 
 use crate::{QueueSettings, SqlQueue, TaskQueue};
 
-/// The settings the suite opens queues with: retry delays short enough to wait out in a test.
+/// The settings the suite opens queues with: retry delays short enough to wait out in a test, and
+/// long enough that a loaded machine finishes a `fail` well inside the first one.
 pub fn suite_settings() -> QueueSettings {
     QueueSettings {
-        backoff_base: Duration::from_millis(50),
-        backoff_max: Duration::from_millis(400),
+        backoff_base: Duration::from_millis(200),
+        backoff_max: Duration::from_millis(1600),
     }
 }
 
@@ -34,6 +40,8 @@ pub struct QueueFixture {
     /// The queue under test.
     pub queue: Arc<dyn TaskQueue>,
     database: Option<TestDatabase>,
+    #[cfg(feature = "rabbitmq")]
+    rabbit: Option<Arc<crate::RabbitQueue>>,
 }
 
 impl QueueFixture {
@@ -42,6 +50,8 @@ impl QueueFixture {
         Self {
             queue,
             database: None,
+            #[cfg(feature = "rabbitmq")]
+            rabbit: None,
         }
     }
 
@@ -51,6 +61,18 @@ impl QueueFixture {
         Self {
             queue,
             database: Some(database),
+            #[cfg(feature = "rabbitmq")]
+            rabbit: None,
+        }
+    }
+
+    /// A [`RabbitQueue`](crate::RabbitQueue) whose queues are deleted on [`QueueFixture::teardown`].
+    #[cfg(feature = "rabbitmq")]
+    pub fn rabbit(queue: Arc<crate::RabbitQueue>) -> Self {
+        Self {
+            queue: queue.clone(),
+            database: None,
+            rabbit: Some(queue),
         }
     }
 
@@ -59,6 +81,11 @@ impl QueueFixture {
         drop(self.queue);
         if let Some(database) = self.database {
             database.teardown().await;
+        }
+        #[cfg(feature = "rabbitmq")]
+        if let Some(rabbit) = self.rabbit {
+            rabbit.delete_topology().await.expect("delete test queues");
+            rabbit.close().await;
         }
     }
 }
