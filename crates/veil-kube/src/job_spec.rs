@@ -162,16 +162,30 @@ fn resources(settings: &ResourceSettings) -> Option<ResourceRequirements> {
 /// every capability dropped and the runtime's default seccomp profile. `/tmp` is a writable scratch
 /// volume.
 pub fn build_job(item: &QueueItem, settings: &TaskRunnerSettings) -> Result<Job, KubeRunnerError> {
+    build_job_with_args(item, settings, task_run_args(item))
+}
+
+/// The arguments of a task Job's container by default: `task run --task-id ID`.
+pub fn task_run_args(item: &QueueItem) -> Vec<String> {
+    vec![
+        "task".to_string(),
+        "run".to_string(),
+        "--task-id".to_string(),
+        item.task_id.to_string(),
+    ]
+}
+
+/// [`build_job`] with other container arguments (e.g. a dispatcher's `dispatcher run-message …`, which
+/// needs no metadata database); everything else about the Job is the same.
+pub fn build_job_with_args(
+    item: &QueueItem,
+    settings: &TaskRunnerSettings,
+    args: Vec<String>,
+) -> Result<Job, KubeRunnerError> {
     let task_id = item.task_id.to_string();
     let name = job_name(&task_id)?;
     let labels = task_labels(item);
     let command = (!settings.command.is_empty()).then(|| settings.command.clone());
-    let args = vec![
-        "task".to_string(),
-        "run".to_string(),
-        "--task-id".to_string(),
-        task_id,
-    ];
     let env: Vec<EnvVar> = settings
         .env
         .iter()

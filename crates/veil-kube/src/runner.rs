@@ -13,7 +13,9 @@ use kube::Client;
 use tokio_util::sync::CancellationToken;
 use veil_domain::QueueItem;
 
-use crate::job_spec::{build_job, job_name, JOB_NAME_POD_LABEL, TASK_CONTAINER};
+use crate::job_spec::{
+    build_job_with_args, job_name, task_run_args, JOB_NAME_POD_LABEL, TASK_CONTAINER,
+};
 use crate::{KubeRunnerError, TaskRunnerSettings};
 
 /// How many times creating a Job is retried while a failed Job of the same name is still being deleted.
@@ -90,7 +92,17 @@ impl KubernetesTaskRunner {
         item: &QueueItem,
         cancel: CancellationToken,
     ) -> Result<(), KubeRunnerError> {
-        let job = build_job(item, &self.settings)?;
+        self.run_with_args(item, task_run_args(item), cancel).await
+    }
+
+    /// [`run`](Self::run) with the container given `args` instead of `task run --task-id ID`.
+    pub async fn run_with_args(
+        &self,
+        item: &QueueItem,
+        args: Vec<String>,
+        cancel: CancellationToken,
+    ) -> Result<(), KubeRunnerError> {
+        let job = build_job_with_args(item, &self.settings, args)?;
         let name = job_name(&item.task_id.to_string())?;
         let mut current = tokio::select! {
             biased;

@@ -77,6 +77,30 @@ async fn posted_job_matches_the_golden_file_and_a_completed_job_is_ok() {
 }
 
 #[tokio::test]
+async fn other_container_arguments_change_only_the_args() {
+    let fake = FakeApi::start().await;
+    *fake.state.job_status.lock().unwrap() = Some(job_status("Complete", "", ""));
+    let args = vec!["dispatcher".to_string(), "run-message".to_string()];
+    runner(&fake)
+        .run_with_args(&item(), args.clone(), CancellationToken::new())
+        .await
+        .unwrap();
+    let posted = fake.state.requests_to("POST", JOBS)[0]
+        .body
+        .clone()
+        .unwrap();
+    let golden: Value = serde_json::from_str(include_str!("data/task_job.json")).unwrap();
+    let container = &posted["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["args"], json!(args));
+    let mut expected = golden.clone();
+    expected["spec"]["template"]["spec"]["containers"][0]["args"] = json!(args);
+    assert_eq!(
+        posted, expected,
+        "everything but the args is the default Job"
+    );
+}
+
+#[tokio::test]
 async fn a_running_job_is_followed_until_it_completes() {
     let fake = FakeApi::start().await;
     let runner = runner(&fake);
