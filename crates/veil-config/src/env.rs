@@ -16,6 +16,23 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("VEIL_MAX_BODY_MIB", "server.max_body_mib"),
     ("VEIL_RATE_LIMIT_PER_SECOND", "server.rate_limit_per_second"),
     ("VEIL_RATE_LIMIT_BURST", "server.rate_limit_burst"),
+    ("VEIL_MAX_REQUEST_KIB", "server.max_request_kib"),
+    (
+        "VEIL_REQUEST_TIMEOUT_SECONDS",
+        "server.request_timeout_seconds",
+    ),
+    (
+        "VEIL_UPLOAD_TIMEOUT_SECONDS",
+        "server.upload_timeout_seconds",
+    ),
+    (
+        "VEIL_MAX_CONCURRENT_UPLOADS",
+        "server.max_concurrent_uploads",
+    ),
+    (
+        "VEIL_GLOBAL_RATE_LIMIT_PER_SECOND",
+        "server.global_rate_limit_per_second",
+    ),
     ("VEIL_METADATA_URL", "metadata.url"),
     ("VEIL_METADATA_URL_FILE", "metadata.url_file"),
     ("VEIL_METADATA_MAX_CONNECTIONS", "metadata.max_connections"),
@@ -135,6 +152,22 @@ pub(crate) fn apply(
             }
             "server.rate_limit_burst" => {
                 file.server.rate_limit_burst = Some(parse(var, value, "a whole number")?)
+            }
+            "server.max_request_kib" => {
+                file.server.max_request_kib = Some(parse(var, value, "a whole number")?)
+            }
+            "server.request_timeout_seconds" => {
+                file.server.request_timeout_seconds = Some(parse(var, value, "a whole number")?)
+            }
+            "server.upload_timeout_seconds" => {
+                file.server.upload_timeout_seconds = Some(parse(var, value, "a whole number")?)
+            }
+            "server.max_concurrent_uploads" => {
+                file.server.max_concurrent_uploads = Some(parse(var, value, "a whole number")?)
+            }
+            "server.global_rate_limit_per_second" => {
+                file.server.global_rate_limit_per_second =
+                    Some(parse(var, value, "a whole number")?)
             }
             "linkage.chunk_comparisons" => {
                 file.linkage.chunk_comparisons = Some(parse(var, value, "a whole number")?)

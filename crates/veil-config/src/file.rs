@@ -42,8 +42,13 @@ pub(crate) struct ServerSection {
     /// Number of in-process workers `veil serve` runs beside the API.
     pub workers: Option<u32>,
     pub max_body_mib: Option<u64>,
+    pub max_request_kib: Option<u64>,
+    pub request_timeout_seconds: Option<u64>,
+    pub upload_timeout_seconds: Option<u64>,
+    pub max_concurrent_uploads: Option<u32>,
     pub rate_limit_per_second: Option<u32>,
     pub rate_limit_burst: Option<u32>,
+    pub global_rate_limit_per_second: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

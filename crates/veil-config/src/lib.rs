@@ -62,12 +62,22 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// In-process workers run by `veil serve` beside the API.
     pub workers: u32,
-    /// The largest request body accepted, in bytes (larger bodies get 413).
+    /// The largest upload body accepted, in bytes (larger bodies get 413).
     pub max_body_bytes: u64,
+    /// The largest body of any other request, in bytes (larger bodies get 413).
+    pub max_request_bytes: u64,
+    /// How long a request other than an upload may take before it is answered 503.
+    pub request_timeout: Duration,
+    /// How long an upload may take before it is answered 503.
+    pub upload_timeout: Duration,
+    /// Uploads served at once; 0 is no limit (over it: 503 with `Retry-After`).
+    pub max_concurrent_uploads: u32,
     /// Requests per second one client IP may make on average; 0 turns the limit off (over it: 503).
     pub rate_limit_per_second: u32,
     /// Requests one client IP may make in a burst above the average rate.
     pub rate_limit_burst: u32,
+    /// Requests per second the server accepts from all clients together; 0 turns the limit off.
+    pub global_rate_limit_per_second: u32,
 }
 
 /// How record-linkage runs are split and bounded.

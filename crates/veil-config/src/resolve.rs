@@ -50,16 +50,37 @@ pub(crate) fn resolve(file: ConfigFile, sources: &KeySources) -> Result<Config, 
         "server.max_body_mib",
         sources,
     )?;
+    let max_request_kib = positive(
+        file.server.max_request_kib.unwrap_or(1024),
+        "server.max_request_kib",
+        sources,
+    )?;
+    let seconds = |value: Option<u64>, default: u64, key: &str| {
+        positive(value.unwrap_or(default), key, sources).map(Duration::from_secs)
+    };
     let server = ServerConfig {
         listen,
         workers,
         max_body_bytes: max_body_mib.saturating_mul(1024 * 1024),
+        max_request_bytes: max_request_kib.saturating_mul(1024),
+        request_timeout: seconds(
+            file.server.request_timeout_seconds,
+            60,
+            "server.request_timeout_seconds",
+        )?,
+        upload_timeout: seconds(
+            file.server.upload_timeout_seconds,
+            3600,
+            "server.upload_timeout_seconds",
+        )?,
+        max_concurrent_uploads: file.server.max_concurrent_uploads.unwrap_or(4),
         rate_limit_per_second: file.server.rate_limit_per_second.unwrap_or(100),
         rate_limit_burst: positive(
             file.server.rate_limit_burst.unwrap_or(200),
             "server.rate_limit_burst",
             sources,
         )?,
+        global_rate_limit_per_second: file.server.global_rate_limit_per_second.unwrap_or(0),
     };
     let linkage = LinkageConfig {
         chunk_comparisons: positive(

@@ -59,6 +59,28 @@ pub(crate) fn redacted_toml(config: &Config) -> String {
         config.server.rate_limit_per_second
     );
     let _ = writeln!(out, "rate_limit_burst = {}", config.server.rate_limit_burst);
+    let server = &config.server;
+    let _ = writeln!(out, "max_request_kib = {}", server.max_request_bytes / 1024);
+    let _ = writeln!(
+        out,
+        "request_timeout_seconds = {}",
+        server.request_timeout.as_secs()
+    );
+    let _ = writeln!(
+        out,
+        "upload_timeout_seconds = {}",
+        server.upload_timeout.as_secs()
+    );
+    let _ = writeln!(
+        out,
+        "max_concurrent_uploads = {}",
+        server.max_concurrent_uploads
+    );
+    let _ = writeln!(
+        out,
+        "global_rate_limit_per_second = {}",
+        server.global_rate_limit_per_second
+    );
     let _ = writeln!(out, "\n[metadata]");
     let _ = writeln!(
         out,

@@ -43,6 +43,36 @@ fn defaults_are_embedded_and_local() {
         config.blob.url
     );
     assert_eq!(config.log.format, LogFormat::Human);
+    let server = &config.server;
+    assert_eq!(
+        server.max_body_bytes,
+        1024 * 1024 * 1024,
+        "uploads up to 1 GiB"
+    );
+    assert_eq!(
+        server.max_request_bytes,
+        1024 * 1024,
+        "other requests up to 1 MiB"
+    );
+    assert_eq!(server.request_timeout.as_secs(), 60);
+    assert_eq!(server.upload_timeout.as_secs(), 3600);
+    assert_eq!(server.max_concurrent_uploads, 4);
+    assert_eq!(
+        server.global_rate_limit_per_second, 0,
+        "off unless configured"
+    );
+}
+
+#[test]
+fn zero_timeouts_and_request_sizes_are_refused() {
+    for key in [
+        "max_request_kib",
+        "request_timeout_seconds",
+        "upload_timeout_seconds",
+    ] {
+        let err = load_text(&format!("version = 1\n[server]\n{key} = 0\n")).unwrap_err();
+        assert!(err.to_string().contains(&format!("server.{key}")), "{err}");
+    }
 }
 
 #[test]
@@ -113,6 +143,11 @@ fn every_listed_variable_is_applied() {
         "s3cret"
     );
     assert_eq!(config.worker.concurrency, 3);
+    assert_eq!(config.server.max_request_bytes, 3 * 1024);
+    assert_eq!(config.server.request_timeout.as_secs(), 3);
+    assert_eq!(config.server.upload_timeout.as_secs(), 3);
+    assert_eq!(config.server.max_concurrent_uploads, 3);
+    assert_eq!(config.server.global_rate_limit_per_second, 3);
     assert_eq!(config.queue.lease.as_secs(), 20);
     assert_eq!(config.log.format, LogFormat::Json);
     assert!(config.blob.s3.allow_http);

@@ -68,6 +68,12 @@ impl IntoResponse for LimitError {
     fn into_response(self) -> Response {
         let (status, retry_after_seconds) = match &self {
             LimitError::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, None),
+            LimitError::Timeout { .. } => (StatusCode::SERVICE_UNAVAILABLE, None),
+            LimitError::TooManyUploads { .. } => (StatusCode::SERVICE_UNAVAILABLE, Some(5)),
+            LimitError::GloballyThrottled {
+                retry_after_seconds,
+                ..
+            } => (StatusCode::SERVICE_UNAVAILABLE, Some(*retry_after_seconds)),
             // 503 rather than 429: Entity Service clients retry on 503.
             LimitError::TooManyRequests {
                 retry_after_seconds,

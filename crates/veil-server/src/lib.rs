@@ -12,6 +12,7 @@ mod limits;
 mod metrics_layer;
 mod ops;
 mod rate_limit;
+mod request_guard;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -46,8 +47,9 @@ pub fn router_with_v1(state: AppState, entity_service: Option<Router>) -> Router
 }
 
 /// [`router_with_v1`] with `limits` on every route, the Entity Service API included: bodies over
-/// the limit are answered 413, and a client over its rate 503 with `Retry-After` (except on
-/// `/healthz`, `/readyz` and `/metrics`). Both answers are problem JSON.
+/// their limit (large for uploads, small otherwise) are answered 413; a request over its time, an
+/// upload when every upload slot is taken, and a client (or all clients) over the rate 503, the last
+/// two with `Retry-After` (probes and `/metrics` are never throttled). Every answer is problem JSON.
 pub fn router_with_limits(
     state: AppState,
     entity_service: Option<Router>,

@@ -1,43 +1,102 @@
-//! Request limits: the largest body a request may carry and how often one client may ask.
+//! Request limits: how large and how slow a request may be, how many uploads run at once, and how
+//! often one client (and all clients together) may ask.
 //!
 //! [`Limits`] are applied to every route, the nested Entity Service API included, inside the metrics
-//! and tracing layers, so refused requests are counted and traced like any other. The body limit is
-//! tower-http's [`RequestBodyLimitLayer`]; the rate limit lives in `rate_limit.rs`.
+//! and tracing layers, so refused requests are counted and traced like any other. Size, time, upload
+//! slots and the global rate live in `request_guard.rs`; the per-client rate in `rate_limit.rs`.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::Router;
-use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::rate_limit::ClientRateLimiter;
+use crate::request_guard::{guard, RequestGuard};
 
 const MIB: u64 = 1024 * 1024;
 
-/// How large a request may be and how often one client may make one; the `[server]` config section's
-/// `max_body_mib`, `rate_limit_per_second` and `rate_limit_burst`.
+/// How large and slow a request may be, how many uploads run at once and how often clients may ask;
+/// the `[server]` config section's keys of the same names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// The largest request body accepted, in bytes; a larger one is answered 413.
+    /// The largest upload body accepted, in bytes; a larger one is answered 413.
     pub max_body_bytes: u64,
+    /// The largest body of any other request, in bytes; a larger one is answered 413.
+    pub max_request_bytes: u64,
+    /// How long a request other than an upload may take; answered 503 after that.
+    pub request_timeout: Duration,
+    /// How long an upload may take; answered 503 after that.
+    pub upload_timeout: Duration,
+    /// Uploads served at once, 0 for no limit; one more is answered 503 with `Retry-After`.
+    pub max_concurrent_uploads: u32,
     /// Requests per second one client IP may make on average, answered 503 with `Retry-After` above
     /// it; 0 turns the rate limit off.
     pub rate_limit_per_second: u32,
     /// Requests one client IP may make in a burst above the average rate; 0 counts as 1.
     pub rate_limit_burst: u32,
+    /// Requests per second accepted from all clients together; 0 turns this limit off.
+    pub global_rate_limit_per_second: u32,
+}
+
+impl Default for Limits {
+    /// The embedded defaults: uploads up to 1 GiB and an hour, four at once; other requests up to
+    /// 1 MiB and a minute; 100 requests per second per client with bursts of 200; no global limit.
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * MIB,
+            max_request_bytes: MIB,
+            request_timeout: Duration::from_secs(60),
+            upload_timeout: Duration::from_secs(3600),
+            max_concurrent_uploads: 4,
+            rate_limit_per_second: 100,
+            rate_limit_burst: 200,
+            global_rate_limit_per_second: 0,
+        }
+    }
 }
 
 /// Why a request was refused before it reached its handler. Statuses are mapped in `error.rs`.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum LimitError {
-    /// The body is larger than [`Limits::max_body_bytes`].
+    /// The body is larger than its limit.
     #[error(
-        "the request body is larger than the limit of {} (server.max_body_mib)",
+        "the request body is larger than the limit of {} ({key})",
         describe_size(*.limit_bytes)
     )]
     BodyTooLarge {
         /// The limit in bytes.
         limit_bytes: u64,
+        /// The config key that sets it.
+        key: &'static str,
+    },
+    /// Every upload slot is taken.
+    #[error(
+        "{limit} uploads are in progress, the most this server takes at once \
+         (server.max_concurrent_uploads); retry shortly"
+    )]
+    TooManyUploads {
+        /// The number of slots.
+        limit: u32,
+    },
+    /// The request took longer than its limit.
+    #[error("the request took longer than {seconds} s ({key})")]
+    Timeout {
+        /// The limit.
+        seconds: u64,
+        /// The config key that sets it.
+        key: &'static str,
+    },
+    /// All clients together are over the global rate.
+    #[error(
+        "the server is over its limit of {per_second} requests per second from all clients \
+         (server.global_rate_limit_per_second); retry in {retry_after_seconds} s"
+    )]
+    GloballyThrottled {
+        /// The rate allowed.
+        per_second: u32,
+        /// Whole seconds until a request will be accepted, at least 1.
+        retry_after_seconds: u64,
     },
     /// The client's bucket is empty.
     #[error(
@@ -61,34 +120,18 @@ pub(crate) fn apply<S>(router: Router<S>, limits: &Limits) -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    let limit_bytes = limits.max_body_bytes;
-    let router =
-        router
-            // The layer below is the one body limit; axum's default per extractor (2 MiB) would undercut it.
-            .layer(DefaultBodyLimit::disable())
-            .layer(RequestBodyLimitLayer::new(
-                usize::try_from(limit_bytes).unwrap_or(usize::MAX),
-            ))
-            .layer(axum::middleware::map_response(
-                move |response: Response| async move {
-                    uniform_payload_too_large(response, limit_bytes)
-                },
-            ));
+    let router = router
+        // The guard's limits are the only body limits; axum's default per extractor (2 MiB) would
+        // undercut the upload limit.
+        .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(RequestGuard::new(limits)),
+            guard,
+        ));
     match ClientRateLimiter::new(limits) {
         Some(limiter) => crate::rate_limit::apply(router, limiter),
         None => router,
     }
-}
-
-/// A 413 comes only from the body limit, but in several shapes: tower-http's plain text when
-/// `Content-Length` announces too much, and, when a streamed body runs past the limit, whatever the
-/// handler makes of the failed read (axum's plain-text rejection, the native API's problem JSON). Each
-/// is replaced by the same problem JSON naming the limit and its config key.
-fn uniform_payload_too_large(response: Response, limit_bytes: u64) -> Response {
-    if response.status() != StatusCode::PAYLOAD_TOO_LARGE {
-        return response;
-    }
-    LimitError::BodyTooLarge { limit_bytes }.into_response()
 }
 
 /// `bytes` in MiB, as the config key `server.max_body_mib` counts them; exact bytes too when the
@@ -103,7 +146,8 @@ fn describe_size(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use axum::body::{Body, Bytes};
-    use axum::http::{header, Request};
+    use axum::http::{header, Request, StatusCode};
+    use axum::response::Response;
     use axum::routing::post;
     use tower::ServiceExt;
 
@@ -113,9 +157,9 @@ mod tests {
 
     fn limits() -> Limits {
         Limits {
-            max_body_bytes: LIMIT,
+            max_request_bytes: LIMIT,
             rate_limit_per_second: 0,
-            rate_limit_burst: 0,
+            ..Limits::default()
         }
     }
 
@@ -170,7 +214,7 @@ mod tests {
         assert_eq!(problem["title"], "Payload Too Large");
         let detail = problem["detail"].as_str().expect("a detail");
         assert!(detail.contains("0.001 MiB (1024 bytes)"), "{detail}");
-        assert!(detail.contains("server.max_body_mib"), "{detail}");
+        assert!(detail.contains("server.max_request_kib"), "{detail}");
     }
 
     #[tokio::test]

@@ -24,7 +24,7 @@ use crate::limits::{LimitError, Limits};
 
 /// Probes and scrapes come from the platform, often many through one address, and must never be
 /// throttled.
-const EXEMPT_PATHS: &[&str] = &["/healthz", "/readyz", "/metrics"];
+pub(crate) const EXEMPT_PATHS: &[&str] = &["/healthz", "/readyz", "/metrics"];
 
 /// How often buckets that have refilled are forgotten; between sweeps, state grows only with the
 /// number of distinct clients seen.
@@ -184,9 +184,9 @@ mod tests {
 
     fn limits(per_second: u32, burst: u32) -> Limits {
         Limits {
-            max_body_bytes: u64::MAX,
             rate_limit_per_second: per_second,
             rate_limit_burst: burst,
+            ..Limits::default()
         }
     }
 

@@ -19,9 +19,9 @@ const MIB: u64 = 1024 * 1024;
 
 fn body_limit_only() -> Limits {
     Limits {
-        max_body_bytes: MIB,
+        max_request_bytes: MIB,
         rate_limit_per_second: 0,
-        rate_limit_burst: 0,
+        ..Limits::default()
     }
 }
 
@@ -93,7 +93,7 @@ fn expect_body_too_large(response: RawResponse) {
     assert_eq!(problem["status"], 413);
     let detail = problem["detail"].as_str().expect("a detail");
     assert!(detail.contains("limit of 1 MiB"), "{detail}");
-    assert!(detail.contains("server.max_body_mib"), "{detail}");
+    assert!(detail.contains("server.max_request_kib"), "{detail}");
 }
 
 async fn expect_still_serving(app: &TestApp) {
@@ -140,7 +140,7 @@ async fn streamed_bodies_over_the_limit_get_413() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_configured_limit_replaces_axums_default() {
     let app = TestApp::start_with_limits(Limits {
-        max_body_bytes: 3 * MIB,
+        max_request_bytes: 3 * MIB,
         ..body_limit_only()
     })
     .await;
@@ -156,9 +156,9 @@ async fn the_configured_limit_replaces_axums_default() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clients_over_their_rate_get_503_until_their_bucket_refills() {
     let app = TestApp::start_with_limits(Limits {
-        max_body_bytes: MIB,
         rate_limit_per_second: 5,
         rate_limit_burst: 5,
+        ..body_limit_only()
     })
     .await;
     for _ in 0..5 {

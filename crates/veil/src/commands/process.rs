@@ -165,10 +165,16 @@ pub async fn serve_on(
         }
     }
     let entity_service = veil_entity_service::router(entity_state);
+    let server = &config.server;
     let limits = veil_server::Limits {
-        max_body_bytes: config.server.max_body_bytes,
-        rate_limit_per_second: config.server.rate_limit_per_second,
-        rate_limit_burst: config.server.rate_limit_burst,
+        max_body_bytes: server.max_body_bytes,
+        max_request_bytes: server.max_request_bytes,
+        request_timeout: server.request_timeout,
+        upload_timeout: server.upload_timeout,
+        max_concurrent_uploads: server.max_concurrent_uploads,
+        rate_limit_per_second: server.rate_limit_per_second,
+        rate_limit_burst: server.rate_limit_burst,
+        global_rate_limit_per_second: server.global_rate_limit_per_second,
     };
     let router = veil_server::router_with_limits(state, Some(entity_service), &limits);
     veil_server::serve(listener, router, shutdown.clone())
