@@ -17,6 +17,8 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("VEIL_RATE_LIMIT_PER_SECOND", "server.rate_limit_per_second"),
     ("VEIL_RATE_LIMIT_BURST", "server.rate_limit_burst"),
     ("VEIL_MAX_REQUEST_KIB", "server.max_request_kib"),
+    ("VEIL_TLS_CERT_FILE", "server.tls.cert_file"),
+    ("VEIL_TLS_KEY_FILE", "server.tls.key_file"),
     (
         "VEIL_REQUEST_TIMEOUT_SECONDS",
         "server.request_timeout_seconds",
@@ -153,6 +155,8 @@ pub(crate) fn apply(
             "server.rate_limit_burst" => {
                 file.server.rate_limit_burst = Some(parse(var, value, "a whole number")?)
             }
+            "server.tls.cert_file" => file.server.tls.cert_file = text,
+            "server.tls.key_file" => file.server.tls.key_file = text,
             "server.max_request_kib" => {
                 file.server.max_request_kib = Some(parse(var, value, "a whole number")?)
             }

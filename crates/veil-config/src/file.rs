@@ -49,6 +49,16 @@ pub(crate) struct ServerSection {
     pub rate_limit_per_second: Option<u32>,
     pub rate_limit_burst: Option<u32>,
     pub global_rate_limit_per_second: Option<u32>,
+    #[serde(default)]
+    pub tls: TlsSection,
+}
+
+/// `[server.tls]`: serve HTTPS from the process itself.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TlsSection {
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

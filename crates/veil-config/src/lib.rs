@@ -78,6 +78,17 @@ pub struct ServerConfig {
     pub rate_limit_burst: u32,
     /// Requests per second the server accepts from all clients together; 0 turns the limit off.
     pub global_rate_limit_per_second: u32,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    pub tls: Option<TlsConfig>,
+}
+
+/// The PEM files of in-process TLS termination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// Certificate chain, leaf first.
+    pub cert_file: PathBuf,
+    /// Private key.
+    pub key_file: PathBuf,
 }
 
 /// How record-linkage runs are split and bounded.

@@ -10,7 +10,7 @@ use crate::env::KeySources;
 use crate::file::{ConfigFile, CONFIG_VERSION};
 use crate::{
     BlobConfig, Config, ConfigError, LinkageConfig, LogConfig, LogFormat, MetadataConfig,
-    QueueConfig, S3Config, ServerConfig, WorkerConfig, DEFAULT_DATA_DIR, DEFAULT_LISTEN,
+    QueueConfig, S3Config, ServerConfig, TlsConfig, WorkerConfig, DEFAULT_DATA_DIR, DEFAULT_LISTEN,
 };
 
 pub(crate) fn resolve(file: ConfigFile, sources: &KeySources) -> Result<Config, ConfigError> {
@@ -81,6 +81,7 @@ pub(crate) fn resolve(file: ConfigFile, sources: &KeySources) -> Result<Config, 
             sources,
         )?,
         global_rate_limit_per_second: file.server.global_rate_limit_per_second.unwrap_or(0),
+        tls: tls(&file.server.tls, sources)?,
     };
     let linkage = LinkageConfig {
         chunk_comparisons: positive(
@@ -322,6 +323,28 @@ fn check_http_url(url: &str) -> Result<(), String> {
         "http" | "https" => Ok(()),
         other => Err(format!(
             "unsupported scheme `{other}` (expected http:// or https://)"
+        )),
+    }
+}
+
+/// `[server.tls]`: both files or neither.
+fn tls(
+    section: &crate::file::TlsSection,
+    sources: &KeySources,
+) -> Result<Option<TlsConfig>, ConfigError> {
+    match (&section.cert_file, &section.key_file) {
+        (None, None) => Ok(None),
+        (Some(cert), Some(key)) => Ok(Some(TlsConfig {
+            cert_file: PathBuf::from(cert),
+            key_file: PathBuf::from(key),
+        })),
+        (Some(_), None) => Err(ConfigError::invalid(
+            sources.label("server.tls.key_file"),
+            "is needed with server.tls.cert_file",
+        )),
+        (None, Some(_)) => Err(ConfigError::invalid(
+            sources.label("server.tls.cert_file"),
+            "is needed with server.tls.key_file",
         )),
     }
 }

@@ -81,6 +81,19 @@ pub(crate) fn redacted_toml(config: &Config) -> String {
         "global_rate_limit_per_second = {}",
         server.global_rate_limit_per_second
     );
+    if let Some(tls) = &server.tls {
+        let _ = writeln!(out, "\n[server.tls]");
+        let _ = writeln!(
+            out,
+            "cert_file = {}",
+            quoted(&tls.cert_file.display().to_string())
+        );
+        let _ = writeln!(
+            out,
+            "key_file = {}",
+            quoted(&tls.key_file.display().to_string())
+        );
+    }
     let _ = writeln!(out, "\n[metadata]");
     let _ = writeln!(
         out,

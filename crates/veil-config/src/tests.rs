@@ -64,6 +64,23 @@ fn defaults_are_embedded_and_local() {
 }
 
 #[test]
+fn tls_needs_both_files_and_shows_them() {
+    let err = load_text("version = 1\n[server.tls]\ncert_file = \"/c.pem\"\n").unwrap_err();
+    assert!(err.to_string().contains("server.tls.key_file"), "{err}");
+    let config =
+        load_text("version = 1\n[server.tls]\ncert_file = \"/c.pem\"\nkey_file = \"/k.pem\"\n")
+            .unwrap();
+    let tls = config.server.tls.clone().unwrap();
+    assert_eq!(tls.cert_file, PathBuf::from("/c.pem"));
+    let shown = config.to_redacted_toml();
+    assert!(
+        shown.contains("[server.tls]") && shown.contains("/k.pem"),
+        "{shown}"
+    );
+    assert!(Config::defaults().server.tls.is_none());
+}
+
+#[test]
 fn zero_timeouts_and_request_sizes_are_refused() {
     for key in [
         "max_request_kib",

@@ -13,6 +13,7 @@ mod metrics_layer;
 mod ops;
 mod rate_limit;
 mod request_guard;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use veil_service::JobService;
 pub use error::ApiError;
 pub use limits::Limits;
 pub use metrics_layer::prometheus_handle;
+pub use tls::{load_tls, serve_tls, TlsError, TlsFiles};
 
 /// What every handler can reach.
 #[derive(Clone)]

@@ -35,6 +35,20 @@ fn unknown_config_key_is_one_line_naming_the_key_with_exit_code_2() {
 }
 
 #[test]
+fn unusable_tls_files_are_named_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("VEIL_DATA_DIR", dir.path().display().to_string()),
+        ("VEIL_LISTEN", format!("127.0.0.1:{}", free_port())),
+        ("VEIL_TLS_CERT_FILE", "/nonexistent/cert.pem".to_string()),
+        ("VEIL_TLS_KEY_FILE", "/nonexistent/key.pem".to_string()),
+    ];
+    let (code, _, stderr) = run(&["serve"], &env);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("/nonexistent/cert.pem"), "{stderr}");
+}
+
+#[test]
 fn bad_url_is_named_with_exit_code_2() {
     let (code, _, stderr) = run(
         &["serve"],

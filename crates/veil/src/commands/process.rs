@@ -11,6 +11,7 @@ use veil_worker::{WorkerPool, WorkerSettings};
 
 use crate::cli::{LogFormatArg, ProcessArgs};
 use crate::platform;
+use crate::UsageError;
 
 pub(crate) fn load(process: &ProcessArgs) -> anyhow::Result<Config> {
     let mut config = platform::load_config(process.config.as_deref())?;
@@ -177,9 +178,28 @@ pub async fn serve_on(
         global_rate_limit_per_second: server.global_rate_limit_per_second,
     };
     let router = veil_server::router_with_limits(state, Some(entity_service), &limits);
-    veil_server::serve(listener, router, shutdown.clone())
-        .await
-        .context("serve HTTP")?;
+    match &config.server.tls {
+        None => veil_server::serve(listener, router, shutdown.clone())
+            .await
+            .context("serve HTTP")?,
+        Some(tls) => {
+            let files = veil_server::TlsFiles {
+                cert_file: tls.cert_file.clone(),
+                key_file: tls.key_file.clone(),
+            };
+            let tls = veil_server::load_tls(&files).map_err(|err| UsageError(err.to_string()))?;
+            tracing::info!(cert = %files.cert_file.display(), "serving HTTPS (server.tls)");
+            veil_server::serve_tls(
+                listener,
+                router,
+                tls,
+                shutdown.clone(),
+                config.worker.shutdown_grace,
+            )
+            .await
+            .context("serve HTTPS")?
+        }
+    }
     if let Some(workers) = workers {
         let _ = workers.await;
     }
