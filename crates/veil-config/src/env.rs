@@ -37,6 +37,10 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ),
     ("VEIL_METADATA_URL", "metadata.url"),
     ("VEIL_METADATA_URL_FILE", "metadata.url_file"),
+    ("VEIL_QUEUE_URL", "queue.url"),
+    ("VEIL_QUEUE_URL_FILE", "queue.url_file"),
+    ("VEIL_DISPATCHER_ENVIRONMENT", "dispatcher.environment"),
+    ("VEIL_DISPATCHER_CONCURRENCY", "dispatcher.concurrency"),
     ("VEIL_METADATA_MAX_CONNECTIONS", "metadata.max_connections"),
     ("VEIL_BLOB_URL", "blob.url"),
     ("VEIL_S3_ENDPOINT", "blob.s3.endpoint"),
@@ -181,6 +185,12 @@ pub(crate) fn apply(
             }
             "metadata.url" => file.metadata.url = text,
             "metadata.url_file" => file.metadata.url_file = text,
+            "queue.url" => file.queue.url = text,
+            "queue.url_file" => file.queue.url_file = text,
+            "dispatcher.environment" => file.dispatcher.environment = text,
+            "dispatcher.concurrency" => {
+                file.dispatcher.concurrency = Some(parse(var, value, "a whole number")?)
+            }
             "metadata.max_connections" => {
                 file.metadata.max_connections = Some(parse(var, value, "a whole number")?)
             }

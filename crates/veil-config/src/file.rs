@@ -33,6 +33,27 @@ pub(crate) struct ConfigFile {
     pub kubernetes: KubernetesSection,
     #[serde(default)]
     pub registration: RegistrationSection,
+    #[serde(default)]
+    pub dispatcher: DispatcherSection,
+}
+
+/// `[dispatcher]`: the secure-environment dispatcher and its private sources.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DispatcherSection {
+    pub environment: Option<String>,
+    pub concurrency: Option<u32>,
+    #[serde(default)]
+    pub sources: std::collections::BTreeMap<String, SourceSection>,
+}
+
+/// `[dispatcher.sources.NAME]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SourceSection {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub root: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -92,6 +113,9 @@ pub(crate) struct S3Section {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct QueueSection {
+    /// `amqp://…`: secure environments' queues and status on RabbitMQ.
+    pub url: Option<String>,
+    pub url_file: Option<String>,
     pub lease_seconds: Option<u64>,
     pub heartbeat_seconds: Option<u64>,
     pub max_attempts: Option<u32>,

@@ -53,6 +53,29 @@ pub struct Config {
     pub kubernetes: KubernetesConfig,
     /// How `veil serve --register-k8s` registers the server as a Kubernetes Service.
     pub registration: RegistrationConfig,
+    /// The secure-environment dispatcher.
+    pub dispatcher: DispatcherConfig,
+}
+
+/// `[dispatcher]`: which environment a dispatcher serves and what it may read there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DispatcherConfig {
+    /// The environment's name (`veil dispatcher` consumes its queue; embedded: `local`).
+    pub environment: String,
+    /// Tasks run at once.
+    pub concurrency: u32,
+    /// Private sources by name.
+    pub sources: std::collections::BTreeMap<String, SourceConfig>,
+}
+
+/// One private source of a dispatcher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceConfig {
+    /// Files under a root directory.
+    Files {
+        /// The directory.
+        root: PathBuf,
+    },
 }
 
 /// HTTP server settings.
@@ -134,8 +157,11 @@ pub struct S3Config {
 }
 
 /// Task queue behaviour.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct QueueConfig {
+    /// The RabbitMQ broker of secure environments' queues and status (`queue.url`); without it,
+    /// only the embedded environment `local` exists.
+    pub url: Option<SecretString>,
     /// How long a claimed task stays leased without a heartbeat.
     pub lease: Duration,
     /// How often a worker renews its lease.

@@ -9,8 +9,9 @@ use secrecy::SecretString;
 use crate::env::KeySources;
 use crate::file::{ConfigFile, CONFIG_VERSION};
 use crate::{
-    BlobConfig, Config, ConfigError, LinkageConfig, LogConfig, LogFormat, MetadataConfig,
-    QueueConfig, S3Config, ServerConfig, TlsConfig, WorkerConfig, DEFAULT_DATA_DIR, DEFAULT_LISTEN,
+    BlobConfig, Config, ConfigError, DispatcherConfig, LinkageConfig, LogConfig, LogFormat,
+    MetadataConfig, QueueConfig, S3Config, ServerConfig, SourceConfig, TlsConfig, WorkerConfig,
+    DEFAULT_DATA_DIR, DEFAULT_LISTEN,
 };
 
 pub(crate) fn resolve(file: ConfigFile, sources: &KeySources) -> Result<Config, ConfigError> {
@@ -144,7 +145,17 @@ pub(crate) fn resolve(file: ConfigFile, sources: &KeySources) -> Result<Config, 
         allow_http: file.blob.s3.allow_http.unwrap_or(false),
     };
 
+    let queue_url = secret_value(file.queue.url, file.queue.url_file, "queue.url", sources)?;
+    if let Some(url) = &queue_url {
+        if !(url.starts_with("amqp://") || url.starts_with("amqps://")) {
+            return Err(invalid(
+                "queue.url",
+                "expected an amqp:// or amqps:// URL of the RabbitMQ broker".into(),
+            ));
+        }
+    }
     let queue = QueueConfig {
+        url: queue_url.map(SecretString::from),
         lease: Duration::from_secs(positive(
             file.queue.lease_seconds.unwrap_or(30),
             "queue.lease_seconds",
@@ -213,7 +224,9 @@ pub(crate) fn resolve(file: ConfigFile, sources: &KeySources) -> Result<Config, 
     let registration =
         crate::cluster::resolve_registration(file.registration, server.listen.port(), sources)?;
 
+    let dispatcher = dispatcher(file.dispatcher, sources)?;
     Ok(Config {
+        dispatcher,
         data_dir,
         server,
         metadata: MetadataConfig {
@@ -347,4 +360,55 @@ fn tls(
             "is needed with server.tls.key_file",
         )),
     }
+}
+
+/// `[dispatcher]`: environment names are letters, digits, `-` and `_` (they name broker queues).
+fn dispatcher(
+    section: crate::file::DispatcherSection,
+    sources: &KeySources,
+) -> Result<DispatcherConfig, ConfigError> {
+    let environment = section.environment.unwrap_or_else(|| "local".to_string());
+    let valid_name = |name: &str| {
+        !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    if !valid_name(&environment) {
+        return Err(ConfigError::invalid(
+            sources.label("dispatcher.environment"),
+            "use letters, digits, `-` and `_`",
+        ));
+    }
+    let mut resolved = std::collections::BTreeMap::new();
+    for (name, source) in section.sources {
+        let key = format!("dispatcher.sources.{name}");
+        let source = match (source.kind.as_str(), source.root) {
+            ("files", Some(root)) => SourceConfig::Files {
+                root: PathBuf::from(root),
+            },
+            ("files", None) => {
+                return Err(ConfigError::invalid(
+                    format!("{key}.root"),
+                    "is needed for a source of type files",
+                ))
+            }
+            (other, _) => {
+                return Err(ConfigError::invalid(
+                    format!("{key}.type"),
+                    format!("unknown source type {other:?}: expected \"files\""),
+                ))
+            }
+        };
+        resolved.insert(name, source);
+    }
+    Ok(DispatcherConfig {
+        environment,
+        concurrency: positive(
+            section.concurrency.unwrap_or(2),
+            "dispatcher.concurrency",
+            sources,
+        )?,
+        sources: resolved,
+    })
 }

@@ -121,6 +121,9 @@ pub(crate) fn redacted_toml(config: &Config) -> String {
     let _ = writeln!(out, "allow_http = {}", config.blob.s3.allow_http);
     let queue = &config.queue;
     let _ = writeln!(out, "\n[queue]");
+    if let Some(url) = &queue.url {
+        let _ = writeln!(out, "url = {}", quoted(&redact_url(url.expose_secret())));
+    }
     let _ = writeln!(out, "lease_seconds = {}", queue.lease.as_secs());
     let _ = writeln!(out, "heartbeat_seconds = {}", queue.heartbeat.as_secs());
     let _ = writeln!(out, "max_attempts = {}", queue.max_attempts);
@@ -131,6 +134,16 @@ pub(crate) fn redacted_toml(config: &Config) -> String {
         "poll_interval_ms = {}",
         queue.poll_interval.as_millis()
     );
+    let dispatcher = &config.dispatcher;
+    let _ = writeln!(out, "\n[dispatcher]");
+    let _ = writeln!(out, "environment = {}", quoted(&dispatcher.environment));
+    let _ = writeln!(out, "concurrency = {}", dispatcher.concurrency);
+    for (name, source) in &dispatcher.sources {
+        let crate::SourceConfig::Files { root } = source;
+        let _ = writeln!(out, "\n[dispatcher.sources.{}]", quoted(name));
+        let _ = writeln!(out, "type = \"files\"");
+        let _ = writeln!(out, "root = {}", quoted(&root.display().to_string()));
+    }
     let _ = writeln!(out, "\n[worker]");
     let _ = writeln!(out, "concurrency = {}", config.worker.concurrency);
     let _ = writeln!(

@@ -64,6 +64,46 @@ fn defaults_are_embedded_and_local() {
 }
 
 #[test]
+fn dispatcher_sources_are_read_and_mistakes_named() {
+    let config = load_text(
+        "version = 1\n[queue]\nurl = \"amqp://u:pw@mq:5672/%2f\"\n[dispatcher]\nenvironment = \"clinic\"\n\
+         [dispatcher.sources.records]\ntype = \"files\"\nroot = \"/data/records\"\n",
+    )
+    .unwrap();
+    assert_eq!(config.dispatcher.environment, "clinic");
+    assert_eq!(
+        config.dispatcher.sources["records"],
+        crate::SourceConfig::Files {
+            root: PathBuf::from("/data/records")
+        }
+    );
+    let shown = config.to_redacted_toml();
+    assert!(!shown.contains("pw@"), "{shown}");
+    assert!(shown.contains("/data/records"), "{shown}");
+    assert_eq!(Config::defaults().dispatcher.environment, "local");
+    assert!(Config::defaults().queue.url.is_none());
+
+    for (text, key) in [
+        ("[queue]\nurl = \"http://mq\"\n", "queue.url"),
+        (
+            "[dispatcher]\nenvironment = \"a b\"\n",
+            "dispatcher.environment",
+        ),
+        (
+            "[dispatcher.sources.x]\ntype = \"ftp\"\n",
+            "dispatcher.sources.x.type",
+        ),
+        (
+            "[dispatcher.sources.x]\ntype = \"files\"\n",
+            "dispatcher.sources.x.root",
+        ),
+    ] {
+        let err = load_text(&format!("version = 1\n{text}")).unwrap_err();
+        assert!(err.to_string().contains(key), "{text}: {err}");
+    }
+}
+
+#[test]
 fn tls_needs_both_files_and_shows_them() {
     let err = load_text("version = 1\n[server.tls]\ncert_file = \"/c.pem\"\n").unwrap_err();
     assert!(err.to_string().contains("server.tls.key_file"), "{err}");
@@ -122,6 +162,9 @@ fn every_listed_variable_is_applied() {
             "VEIL_LISTEN" => "127.0.0.1:1",
             "VEIL_DATA_DIR" => "/data",
             "VEIL_METADATA_URL" | "VEIL_S3_ACCESS_KEY_ID" | "VEIL_S3_SECRET_ACCESS_KEY" => continue,
+            "VEIL_QUEUE_URL_FILE" => continue,
+            "VEIL_QUEUE_URL" => "amqp://guest:guest@broker:5672/%2f",
+            "VEIL_DISPATCHER_ENVIRONMENT" => "clinic-a",
             "VEIL_METADATA_URL_FILE" => url_path,
             v if v.ends_with("_FILE") => secret_path,
             "VEIL_BLOB_URL" => "s3://bucket/prefix",
@@ -160,6 +203,12 @@ fn every_listed_variable_is_applied() {
         "s3cret"
     );
     assert_eq!(config.worker.concurrency, 3);
+    assert_eq!(config.dispatcher.environment, "clinic-a");
+    assert_eq!(config.dispatcher.concurrency, 3);
+    assert_eq!(
+        config.queue.url.as_ref().unwrap().expose_secret(),
+        "amqp://guest:guest@broker:5672/%2f"
+    );
     assert_eq!(config.server.max_request_bytes, 3 * 1024);
     assert_eq!(config.server.request_timeout.as_secs(), 3);
     assert_eq!(config.server.upload_timeout.as_secs(), 3);

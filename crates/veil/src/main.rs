@@ -7,6 +7,7 @@
 
 mod cli;
 mod commands;
+mod dispatch;
 mod kube;
 mod logging;
 mod platform;

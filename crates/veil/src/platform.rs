@@ -50,6 +50,19 @@ pub async fn connect(config: &Config) -> anyhow::Result<Backends> {
         backoff_max: config.queue.backoff_max,
     };
     let queue = Arc::new(SqlQueue::new(&database, settings));
+    let blobs = open_blobs(config)?;
+    let platform = Platform {
+        store: database.metadata_store(),
+        queue,
+        blobs,
+        registry: Arc::new(registry()),
+        max_attempts: config.queue.max_attempts,
+    };
+    Ok(Backends { platform, database })
+}
+
+/// Opens the configured blob store.
+pub fn open_blobs(config: &Config) -> anyhow::Result<Arc<dyn veil_blob::BlobStore>> {
     let s3 = veil_blob::S3Settings {
         endpoint: config.blob.s3.endpoint.clone(),
         region: config.blob.s3.region.clone(),
@@ -67,15 +80,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<Backends> {
             .map(|s| s.expose_secret().to_string()),
         allow_http: config.blob.s3.allow_http,
     };
-    let blobs = veil_blob::open(&config.blob.url, &s3).context("open the blob store")?;
-    let platform = Platform {
-        store: database.metadata_store(),
-        queue,
-        blobs,
-        registry: Arc::new(registry()),
-        max_attempts: config.queue.max_attempts,
-    };
-    Ok(Backends { platform, database })
+    veil_blob::open(&config.blob.url, &s3).context("open the blob store")
 }
 
 /// The job kinds every Veil process can run: the built-in test kinds and linkage runs (whose
@@ -86,22 +91,36 @@ fn registry() -> Registry {
     registry.register(Arc::new(veil_entity_service::runs::LinkageRunJob::new(
         threads,
     )));
+    registry.register(Arc::new(veil_dispatch::SourceProfileJob));
     registry
 }
 
-/// A task runner with the configured lease and heartbeat; with `runner = "kubernetes"` it runs each
-/// task as a Kubernetes Job instead of in this process.
-pub async fn task_runner(config: &Config, platform: &Platform) -> anyhow::Result<TaskRunner> {
+/// A task runner with the configured lease and heartbeat. Tasks that name a secure `environment` go
+/// to that environment's dispatcher through `links`; the others run in this process or, with
+/// `runner = "kubernetes"`, as Kubernetes Jobs.
+pub async fn task_runner(
+    config: &Config,
+    platform: &Platform,
+    links: &crate::dispatch::DispatchLinks,
+) -> anyhow::Result<TaskRunner> {
     let runner = TaskRunner::new(platform.clone(), config.queue.lease, config.queue.heartbeat);
-    match config.runner {
-        RunnerKind::Process => Ok(runner),
+    let inner = match config.runner {
+        RunnerKind::Process => None,
         RunnerKind::Kubernetes => {
             let executor = crate::kube::task_executor(config, platform).await?;
             tracing::info!(
                 namespace = %config.kubernetes.namespace,
                 "tasks run as Kubernetes Jobs (runner = \"kubernetes\")"
             );
-            Ok(runner.with_executor(executor))
+            Some(executor)
         }
-    }
+    };
+    let executor = veil_dispatch::DispatchExecutor::new(
+        Arc::clone(&links.queues),
+        Arc::clone(&links.status),
+        platform.blobs.clone(),
+        inner,
+        config.queue.max_attempts,
+    );
+    Ok(runner.with_executor(Arc::new(executor)))
 }

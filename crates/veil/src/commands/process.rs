@@ -63,13 +63,17 @@ async fn spawn_workers(
     platform: &veil_service::Platform,
     count: u32,
     shutdown: &CancellationToken,
+    links: &crate::dispatch::DispatchLinks,
 ) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     if count == 0 {
         return Ok(None);
     }
     let mut settings = WorkerSettings::new(count, config.queue.poll_interval);
     settings.shutdown_grace = config.worker.shutdown_grace;
-    let pool = WorkerPool::new(platform::task_runner(config, platform).await?, settings);
+    let pool = WorkerPool::new(
+        platform::task_runner(config, platform, links).await?,
+        settings,
+    );
     Ok(Some(tokio::spawn(pool.run(shutdown.clone()))))
 }
 
@@ -127,13 +131,21 @@ pub async fn serve_on(
         );
     }
     let shutdown = shutdown();
+    let links = crate::dispatch::links(&config).await?;
     let workers = spawn_workers(
         &config,
         &backends.platform,
         config.server.workers,
         &shutdown,
+        &links,
     )
     .await?;
+    let embedded_dispatcher = crate::dispatch::spawn_embedded(
+        &config,
+        &links,
+        backends.platform.blobs.clone(),
+        &shutdown,
+    );
     let state = veil_server::AppState {
         jobs,
         redacted_config: Arc::from(config.to_redacted_toml()),
@@ -203,6 +215,9 @@ pub async fn serve_on(
     if let Some(workers) = workers {
         let _ = workers.await;
     }
+    if let Some(dispatcher) = embedded_dispatcher {
+        let _ = dispatcher.await;
+    }
     backends.database.close().await;
     Ok(())
 }
@@ -216,7 +231,10 @@ pub async fn worker(process: ProcessArgs, concurrency: Option<u32>) -> anyhow::R
     }
     let backends = platform::connect(&config).await?;
     let shutdown = shutdown_on_signal();
-    if let Some(workers) = spawn_workers(&config, &backends.platform, count, &shutdown).await? {
+    let links = crate::dispatch::links(&config).await?;
+    if let Some(workers) =
+        spawn_workers(&config, &backends.platform, count, &shutdown, &links).await?
+    {
         let _ = workers.await;
     }
     backends.database.close().await;

@@ -1,0 +1,33 @@
+//! The secure-environment dispatcher.
+//!
+//! Data owners keep their tables inside their own environment. There a [`Dispatcher`] takes task
+//! messages from the environment's queue (RabbitMQ when `queue.url` is set, an embedded queue
+//! otherwise), reads the private sources only it is configured for ([`Sources`]), runs the task, writes
+//! the task's result to the shared object store and reports status and progress back over a
+//! [`StatusChannel`]. It opens only outbound connections, to the broker and the object store, and needs
+//! no metadata database.
+//!
+//! On the hub, [`DispatchExecutor`] is the [`TaskExecutor`](veil_service::TaskExecutor) that forwards a
+//! task whose parameters name an `environment` to that environment's queue as a versioned
+//! [`DispatchMessage`] (parameters and references only, never data) and waits for its outcome, relaying
+//! progress to the hub's task; other tasks run as before. The durable outcome is in the object store
+//! (the task's result, or an error document beside it), so a hub worker that dies while waiting is
+//! replaced by one that finds it.
+
+mod dispatcher;
+mod error;
+mod executor;
+mod message;
+mod profile;
+mod sources;
+mod status;
+
+pub use dispatcher::{DispatchContext, DispatchTask, Dispatcher, DispatcherSettings};
+pub use error::DispatchError;
+pub use executor::{DispatchExecutor, EnvironmentQueues};
+pub use message::{error_key, DispatchMessage, MESSAGE_VERSION};
+pub use profile::{SourceProfileJob, SourceProfileTask, SOURCE_PROFILE};
+pub use sources::{Source, Sources};
+pub use status::{
+    LocalStatusChannel, RabbitStatusChannel, StatusChannel, StatusState, StatusUpdate,
+};
