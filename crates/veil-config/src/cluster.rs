@@ -49,6 +49,32 @@ pub struct KubernetesConfig {
     /// The program the task container runs with `task run --task-id ID`; empty runs the image's
     /// entrypoint (the `veil` binary in Veil's image).
     pub command: Vec<String>,
+    /// Volumes mounted into task pods (a dispatcher's config and private data).
+    pub volumes: Vec<KubernetesVolume>,
+}
+
+/// A volume of task pods: exactly one of a claim, a ConfigMap or a Secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KubernetesVolume {
+    /// The volume's name in the pod.
+    pub name: String,
+    /// Where it is mounted.
+    pub mount_path: String,
+    /// What backs it.
+    pub source: KubernetesVolumeSource,
+    /// Mounted read-only (the default).
+    pub read_only: bool,
+}
+
+/// What backs a [`KubernetesVolume`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KubernetesVolumeSource {
+    /// A PersistentVolumeClaim.
+    Claim(String),
+    /// A ConfigMap.
+    ConfigMap(String),
+    /// A Secret.
+    Secret(String),
 }
 
 /// One port of the registered Service.
@@ -144,7 +170,36 @@ pub(crate) fn resolve_kubernetes(
             "must name a program, or be [] for the image's entrypoint".into(),
         ));
     }
+    let mut volumes = Vec::new();
+    for (index, volume) in section.volumes.into_iter().enumerate() {
+        let key = format!("kubernetes.volumes[{index}]");
+        check_dns_label(&volume.name, false).map_err(|m| invalid(&format!("{key}.name"), m))?;
+        if volume.name == "tmp" || !volume.mount_path.starts_with('/') {
+            return Err(invalid(
+                &key,
+                "needs a name other than `tmp` and an absolute mount_path".into(),
+            ));
+        }
+        let source = match (volume.claim, volume.config_map, volume.secret) {
+            (Some(claim), None, None) => KubernetesVolumeSource::Claim(claim),
+            (None, Some(map), None) => KubernetesVolumeSource::ConfigMap(map),
+            (None, None, Some(secret)) => KubernetesVolumeSource::Secret(secret),
+            _ => {
+                return Err(invalid(
+                    &key,
+                    "needs exactly one of claim, config_map or secret".into(),
+                ))
+            }
+        };
+        volumes.push(KubernetesVolume {
+            name: volume.name,
+            mount_path: volume.mount_path,
+            source,
+            read_only: volume.read_only.unwrap_or(true),
+        });
+    }
     Ok(KubernetesConfig {
+        volumes,
         namespace,
         image: section.image,
         service_account: section.service_account,

@@ -161,6 +161,20 @@ pub(crate) struct KubernetesSection {
     pub env_from_secret: Option<String>,
     pub env: Option<BTreeMap<String, String>>,
     pub command: Option<Vec<String>>,
+    #[serde(default)]
+    pub volumes: Vec<VolumeSection>,
+}
+
+/// `[[kubernetes.volumes]]`: a volume mounted into task pods.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VolumeSection {
+    pub name: String,
+    pub mount_path: String,
+    pub claim: Option<String>,
+    pub config_map: Option<String>,
+    pub secret: Option<String>,
+    pub read_only: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

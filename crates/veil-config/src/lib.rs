@@ -18,7 +18,10 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-pub use cluster::{KubernetesConfig, RegistrationConfig, RegistrationPort, RunnerKind};
+pub use cluster::{
+    KubernetesConfig, KubernetesVolume, KubernetesVolumeSource, RegistrationConfig,
+    RegistrationPort, RunnerKind,
+};
 pub use env::ENV_OVERRIDES;
 pub use error::ConfigError;
 pub use file::CONFIG_VERSION;

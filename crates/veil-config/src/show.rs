@@ -214,6 +214,25 @@ fn write_kubernetes(out: &mut String, config: &Config) {
     let _ = writeln!(out, "env = {}", inline_table(env));
     let command: Vec<String> = kubernetes.command.iter().map(|part| quoted(part)).collect();
     let _ = writeln!(out, "command = [{}]", command.join(", "));
+    let volumes: Vec<String> = kubernetes
+        .volumes
+        .iter()
+        .map(|volume| {
+            let (key, name) = match &volume.source {
+                crate::KubernetesVolumeSource::Claim(name) => ("claim", name),
+                crate::KubernetesVolumeSource::ConfigMap(name) => ("config_map", name),
+                crate::KubernetesVolumeSource::Secret(name) => ("secret", name),
+            };
+            format!(
+                "{{ name = {}, mount_path = {}, {key} = {}, read_only = {} }}",
+                quoted(&volume.name),
+                quoted(&volume.mount_path),
+                quoted(name),
+                volume.read_only
+            )
+        })
+        .collect();
+    let _ = writeln!(out, "volumes = [{}]", volumes.join(", "));
 }
 
 fn write_registration(out: &mut String, config: &Config) {

@@ -405,6 +405,7 @@ log_tail_lines = 20
 env_from_secret = "veil-env"
 env = { VEIL_LOG = "debug" }
 command = ["/usr/local/bin/veil"]
+volumes = [{ name = "config", mount_path = "/etc/veil", config_map = "veil-config" }, { name = "records", mount_path = "/data", claim = "clinic", read_only = false }]
 [registration]
 api_url = "https://k8s.example:6443"
 namespace = "veil"
@@ -438,6 +439,25 @@ address = "192.168.1.20"
     let reparsed = load_text(&shown).expect("config show output parses");
     assert_eq!(reparsed.registration, config.registration);
     assert_eq!(reparsed.kubernetes.image, config.kubernetes.image);
+    assert_eq!(reparsed.kubernetes.volumes, config.kubernetes.volumes);
+    let volumes = &config.kubernetes.volumes;
+    assert_eq!(
+        volumes[0].source,
+        crate::KubernetesVolumeSource::ConfigMap("veil-config".into())
+    );
+    assert!(volumes[0].read_only && !volumes[1].read_only);
+    for bad in [
+        r#"volumes = [{ name = "x", mount_path = "/x" }]"#,
+        r#"volumes = [{ name = "x", mount_path = "/x", claim = "a", secret = "b" }]"#,
+        r#"volumes = [{ name = "tmp", mount_path = "/x", claim = "a" }]"#,
+        r#"volumes = [{ name = "x", mount_path = "relative", claim = "a" }]"#,
+    ] {
+        let err = load_text(&format!("version = 1\n[kubernetes]\n{bad}\n")).unwrap_err();
+        assert!(
+            err.to_string().contains("kubernetes.volumes[0]"),
+            "{bad}: {err}"
+        );
+    }
 }
 
 #[test]

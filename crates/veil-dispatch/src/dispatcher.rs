@@ -51,6 +51,85 @@ pub trait DispatchTask: Send + Sync + 'static {
     async fn run(&self, ctx: &DispatchContext) -> Result<Bytes, TaskError>;
 }
 
+/// Runs a task message outside the dispatcher's process (as a Kubernetes Job), where the task's
+/// handler runs ([`DispatchHandlers::run_here`]) and commits the result to the object store itself.
+#[async_trait]
+pub trait MessageRunner: Send + Sync + 'static {
+    /// Runs `message` (carried by `item`) to the end, or until `cancel` fires.
+    async fn run(
+        &self,
+        message: &DispatchMessage,
+        item: &veil_domain::QueueItem,
+        cancel: CancellationToken,
+    ) -> Result<(), TaskError>;
+}
+
+/// The task kinds of a dispatcher, with what they may read and where results go.
+pub struct DispatchHandlers {
+    blobs: Arc<dyn BlobStore>,
+    sources: Arc<Sources>,
+    tasks: HashMap<&'static str, Arc<dyn DispatchTask>>,
+}
+
+impl DispatchHandlers {
+    /// No task kinds yet.
+    pub fn new(blobs: Arc<dyn BlobStore>, sources: Sources) -> Self {
+        Self {
+            blobs,
+            sources: Arc::new(sources),
+            tasks: HashMap::new(),
+        }
+    }
+
+    /// Adds a task kind.
+    pub fn register(&mut self, task: Arc<dyn DispatchTask>) {
+        self.tasks.insert(task.kind(), task);
+    }
+
+    /// Runs `message` in this process and commits its result (what a task Job's pod does).
+    pub async fn run_here(
+        &self,
+        message: DispatchMessage,
+        attempt: u32,
+        cancel: CancellationToken,
+    ) -> Result<(), TaskError> {
+        let task = self.task(&message.kind)?;
+        let result_key = message.result_key.clone();
+        let (progress, _) = watch::channel((0, None, None));
+        let ctx = self.context(message, attempt, cancel, progress);
+        let bytes = task.run(&ctx).await?;
+        self.blobs
+            .put(&result_key, bytes)
+            .await
+            .map_err(|err| TaskError::retryable(format!("store the result: {err}")))
+    }
+
+    fn task(&self, kind: &str) -> Result<Arc<dyn DispatchTask>, TaskError> {
+        self.tasks.get(kind).cloned().ok_or_else(|| {
+            TaskError::permanent(format!(
+                "this dispatcher has no handler for task kind `{kind}`"
+            ))
+        })
+    }
+
+    fn context(
+        &self,
+        message: DispatchMessage,
+        attempt: u32,
+        cancel: CancellationToken,
+        progress: watch::Sender<(u64, Option<u64>, Option<String>)>,
+    ) -> DispatchContext {
+        DispatchContext {
+            message,
+            attempt,
+            sources: Arc::clone(&self.sources),
+            blobs: Arc::clone(&self.blobs),
+            cancel,
+            progress,
+        }
+    }
+}
+
 /// How a dispatcher claims and runs tasks.
 #[derive(Debug, Clone)]
 pub struct DispatcherSettings {
@@ -69,11 +148,10 @@ pub struct DispatcherSettings {
 /// The secure environment's task loop.
 pub struct Dispatcher {
     queue: Arc<dyn TaskQueue>,
-    blobs: Arc<dyn BlobStore>,
-    sources: Arc<Sources>,
+    handlers: DispatchHandlers,
     status: Arc<dyn StatusChannel>,
-    tasks: HashMap<&'static str, Arc<dyn DispatchTask>>,
     settings: DispatcherSettings,
+    runner: Option<Arc<dyn MessageRunner>>,
 }
 
 /// How one delivery ended, for the queue.
@@ -95,17 +173,23 @@ impl Dispatcher {
     ) -> Self {
         Self {
             queue,
-            blobs,
-            sources: Arc::new(sources),
+            handlers: DispatchHandlers::new(blobs, sources),
             status,
-            tasks: HashMap::new(),
             settings,
+            runner: None,
         }
     }
 
     /// Adds a task kind.
     pub fn register(&mut self, task: Arc<dyn DispatchTask>) {
-        self.tasks.insert(task.kind(), task);
+        self.handlers.register(task);
+    }
+
+    /// Runs each task through `runner` (a Kubernetes Job per task) instead of in this process; the
+    /// dispatcher keeps the lease, the retries and the status.
+    pub fn with_runner(mut self, runner: Arc<dyn MessageRunner>) -> Self {
+        self.runner = Some(runner);
+        self
     }
 
     /// Claims and runs tasks until `shutdown` fires; then gives unfinished deliveries back.
@@ -116,7 +200,7 @@ impl Dispatcher {
             self.settings.environment,
             std::process::id()
         );
-        tracing::info!(environment = %self.settings.environment, kinds = ?self.tasks.keys().collect::<Vec<_>>(), "dispatcher started");
+        tracing::info!(environment = %self.settings.environment, kinds = ?self.handlers.tasks.keys().collect::<Vec<_>>(), "dispatcher started");
         loop {
             let permit = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -191,6 +275,7 @@ impl Dispatcher {
             let document = serde_json::json!({"task_id": task_id, "error": message});
             let key = error_key(&dispatched.result_key);
             if let Err(err) = self
+                .handlers
                 .blobs
                 .put(&key, Bytes::from(document.to_string()))
                 .await
@@ -210,29 +295,32 @@ impl Dispatcher {
             Ok(message) => message,
             Err(err) => return Ending::Permanent(err.to_string()),
         };
-        let Some(task) = self.tasks.get(message.kind.as_str()).cloned() else {
-            return Ending::Permanent(format!(
-                "this dispatcher has no handler for task kind `{}`",
-                message.kind
-            ));
+        let task = match self.handlers.task(&message.kind) {
+            Ok(task) => task,
+            Err(err) => return Ending::Permanent(err.message),
         };
         let cancel = shutdown.child_token();
         let (progress, mut reports) = watch::channel((0, None, None));
         let result_key = message.result_key.clone();
         let task_id = message.task_id;
-        let ctx = DispatchContext {
-            message,
-            attempt: delivery.attempt,
-            sources: Arc::clone(&self.sources),
-            blobs: Arc::clone(&self.blobs),
-            cancel: cancel.clone(),
-            progress,
-        };
+        let ctx = self
+            .handlers
+            .context(message, delivery.attempt, cancel.clone(), progress);
         let _ = self
             .status
             .publish(&StatusUpdate::new(task_id, StatusState::Running))
             .await;
-        let running = task.run(&ctx);
+        let running: std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<Option<Bytes>, TaskError>> + Send + '_>,
+        > = match &self.runner {
+            Some(runner) => Box::pin(async {
+                runner
+                    .run(&ctx.message, &delivery.item, cancel.clone())
+                    .await
+                    .map(|()| None)
+            }),
+            None => Box::pin(async { task.run(&ctx).await.map(Some) }),
+        };
         tokio::pin!(running);
         let mut beat = tokio::time::interval(self.settings.heartbeat);
         beat.tick().await;
@@ -258,8 +346,13 @@ impl Dispatcher {
         if shutdown.is_cancelled() {
             return Ending::Released;
         }
-        match result {
-            Ok(bytes) => match self.blobs.put(&result_key, bytes).await {
+        let stored = match result {
+            Ok(Some(bytes)) => Ok(self.handlers.blobs.put(&result_key, bytes).await),
+            Ok(None) => Ok(self.handlers.blobs.head(&result_key).await.map(|_| ())),
+            Err(err) => Err(err),
+        };
+        match stored {
+            Ok(written) => match written {
                 Ok(()) => {
                     let _ = self
                         .status

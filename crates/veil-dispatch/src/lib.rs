@@ -22,7 +22,9 @@ mod profile;
 mod sources;
 mod status;
 
-pub use dispatcher::{DispatchContext, DispatchTask, Dispatcher, DispatcherSettings};
+pub use dispatcher::{
+    DispatchContext, DispatchHandlers, DispatchTask, Dispatcher, DispatcherSettings, MessageRunner,
+};
 pub use error::DispatchError;
 pub use executor::{DispatchExecutor, EnvironmentQueues};
 pub use message::{error_key, DispatchMessage, MESSAGE_VERSION};

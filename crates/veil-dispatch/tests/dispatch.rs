@@ -12,9 +12,9 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 use veil_blob::BlobStore;
 use veil_dispatch::{
-    DispatchContext, DispatchExecutor, DispatchTask, Dispatcher, DispatcherSettings,
-    EnvironmentQueues, LocalStatusChannel, RabbitStatusChannel, Source, SourceProfileJob,
-    SourceProfileTask, Sources, StatusChannel,
+    DispatchContext, DispatchExecutor, DispatchHandlers, DispatchMessage, DispatchTask, Dispatcher,
+    DispatcherSettings, EnvironmentQueues, LocalStatusChannel, MessageRunner, RabbitStatusChannel,
+    Source, SourceProfileJob, SourceProfileTask, Sources, StatusChannel,
 };
 use veil_domain::{JobId, JobState, NewJob, TaskSpec};
 use veil_metadata::testsuite::{fresh_sqlite, TestDatabase};
@@ -294,6 +294,60 @@ async fn a_dispatcher_killed_mid_task_is_replaced_and_the_job_completes_once() {
         2,
         "the replacement ran the second delivery"
     );
+    stop.cancel();
+    hub.shutdown.cancel();
+}
+
+/// Stands in for a Kubernetes Job: runs the message through the handlers of "another process".
+struct PodRunner {
+    handlers: DispatchHandlers,
+    runs: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl MessageRunner for PodRunner {
+    async fn run(
+        &self,
+        message: &DispatchMessage,
+        _item: &veil_domain::QueueItem,
+        cancel: CancellationToken,
+    ) -> Result<(), TaskError> {
+        self.runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.handlers.run_here(message.clone(), 1, cancel).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_a_runner_tasks_run_elsewhere_and_their_results_are_picked_up() {
+    let (env_queue, _env_db) = embedded().await;
+    let status: Arc<dyn StatusChannel> = Arc::new(LocalStatusChannel::default());
+    let queues =
+        EnvironmentQueues::fixed(HashMap::from([("local".to_string(), env_queue.clone())]));
+    let hub = start_hub(queues, status.clone()).await;
+    let (_dir, sources) = clinic();
+    let mut pod = DispatchHandlers::new(hub.blobs.clone(), sources);
+    pod.register(Arc::new(SourceProfileTask));
+    let runner = Arc::new(PodRunner {
+        handlers: pod,
+        runs: Default::default(),
+    });
+    let mut dispatcher = Dispatcher::new(
+        env_queue,
+        hub.blobs.clone(),
+        Sources::new(),
+        status,
+        dispatcher_settings(Duration::from_secs(5)),
+    );
+    dispatcher.register(Arc::new(SourceProfileTask));
+    let dispatcher = Arc::new(dispatcher.with_runner(runner.clone()));
+    let stop = CancellationToken::new();
+    tokio::spawn(dispatcher.run(stop.clone()));
+
+    let params = json!({"environment": "local", "source": "clinic", "path": "people.csv"});
+    let (state, result, error) = hub.run("source.profile", params).await;
+    assert_eq!(state, JobState::Succeeded, "{error:?}");
+    assert_eq!(result.unwrap()["rows"], 120);
+    assert_eq!(runner.runs.load(std::sync::atomic::Ordering::SeqCst), 1);
     stop.cancel();
     hub.shutdown.cancel();
 }

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, EmptyDirVolumeSource, EnvFromSource, EnvVar, PodSecurityContext,
-    PodSpec, PodTemplateSpec, ResourceRequirements, SeccompProfile, SecretEnvSource,
-    SecurityContext, Volume, VolumeMount,
+    Capabilities, ConfigMapVolumeSource, Container, EmptyDirVolumeSource, EnvFromSource, EnvVar,
+    PersistentVolumeClaimVolumeSource, PodSecurityContext, PodSpec, PodTemplateSpec,
+    ResourceRequirements, SeccompProfile, SecretEnvSource, SecretVolumeSource, SecurityContext,
+    Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -68,6 +69,8 @@ pub struct TaskRunnerSettings {
     pub command: Vec<String>,
     /// Log lines collected from each pod of a failed Job.
     pub log_tail_lines: u32,
+    /// Extra volumes mounted into the task container (e.g. a dispatcher's config and private data).
+    pub volumes: Vec<MountedVolume>,
     /// How often a running Job's status is read.
     pub poll_interval: Duration,
 }
@@ -87,9 +90,62 @@ impl TaskRunnerSettings {
             env_from_secret: None,
             command: Vec::new(),
             log_tail_lines: 50,
+            volumes: Vec::new(),
             poll_interval: Duration::from_secs(2),
         }
     }
+}
+
+/// What backs a [`MountedVolume`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VolumeSource {
+    /// A PersistentVolumeClaim by name.
+    Claim(String),
+    /// A ConfigMap by name.
+    ConfigMap(String),
+    /// A Secret by name.
+    Secret(String),
+}
+
+/// A volume mounted into task containers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountedVolume {
+    /// The volume's name in the pod (a DNS-1123 label, not `tmp`).
+    pub name: String,
+    /// What backs it.
+    pub source: VolumeSource,
+    /// Where it is mounted.
+    pub mount_path: String,
+    /// Mounted read-only.
+    pub read_only: bool,
+}
+
+fn pod_volume(volume: &MountedVolume) -> Volume {
+    let mut pod_volume = Volume {
+        name: volume.name.clone(),
+        ..Default::default()
+    };
+    match &volume.source {
+        VolumeSource::Claim(claim) => {
+            pod_volume.persistent_volume_claim = Some(PersistentVolumeClaimVolumeSource {
+                claim_name: claim.clone(),
+                read_only: Some(volume.read_only),
+            })
+        }
+        VolumeSource::ConfigMap(name) => {
+            pod_volume.config_map = Some(ConfigMapVolumeSource {
+                name: name.clone(),
+                ..Default::default()
+            })
+        }
+        VolumeSource::Secret(name) => {
+            pod_volume.secret = Some(SecretVolumeSource {
+                secret_name: Some(name.clone()),
+                ..Default::default()
+            })
+        }
+    }
+    pod_volume
 }
 
 /// A DNS-1123 label (lowercase letters, digits and `-`, starting and ending with a letter or digit, at
@@ -224,11 +280,20 @@ pub fn build_job_with_args(
             seccomp_profile: Some(runtime_default_seccomp()),
             ..Default::default()
         }),
-        volume_mounts: Some(vec![VolumeMount {
-            name: "tmp".to_string(),
-            mount_path: "/tmp".to_string(),
-            ..Default::default()
-        }]),
+        volume_mounts: Some(
+            std::iter::once(VolumeMount {
+                name: "tmp".to_string(),
+                mount_path: "/tmp".to_string(),
+                ..Default::default()
+            })
+            .chain(settings.volumes.iter().map(|volume| VolumeMount {
+                name: volume.name.clone(),
+                mount_path: volume.mount_path.clone(),
+                read_only: Some(volume.read_only),
+                ..Default::default()
+            }))
+            .collect(),
+        ),
         ..Default::default()
     };
     let pod = PodSpec {
@@ -241,11 +306,15 @@ pub fn build_job_with_args(
             ..Default::default()
         }),
         containers: vec![container],
-        volumes: Some(vec![Volume {
-            name: "tmp".to_string(),
-            empty_dir: Some(EmptyDirVolumeSource::default()),
-            ..Default::default()
-        }]),
+        volumes: Some(
+            std::iter::once(Volume {
+                name: "tmp".to_string(),
+                empty_dir: Some(EmptyDirVolumeSource::default()),
+                ..Default::default()
+            })
+            .chain(settings.volumes.iter().map(pod_volume))
+            .collect(),
+        ),
         ..Default::default()
     };
     Ok(Job {

@@ -21,9 +21,9 @@ mod runner;
 pub use client::{client_config, connect, ApiSettings};
 pub use error::{ClientError, KubeRunnerError, RegistrationError};
 pub use job_spec::{
-    build_job, build_job_with_args, dns_label, job_name, task_labels, task_run_args,
-    ResourceSettings, TaskRunnerSettings, JOB_ID_LABEL, JOB_NAME_POD_LABEL, JOB_NAME_PREFIX,
-    MAX_NAME_LENGTH, TASK_CONTAINER, TASK_ID_LABEL,
+    build_job, build_job_with_args, dns_label, job_name, task_labels, task_run_args, MountedVolume,
+    ResourceSettings, TaskRunnerSettings, VolumeSource, JOB_ID_LABEL, JOB_NAME_POD_LABEL,
+    JOB_NAME_PREFIX, MAX_NAME_LENGTH, TASK_CONTAINER, TASK_ID_LABEL,
 };
 pub use registration::{
     detect_address, endpoints_payload, service_payload, Channel, Placement, PortSettings,

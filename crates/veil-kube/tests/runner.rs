@@ -9,7 +9,10 @@ use common::{job_status, FakeApi};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 use veil_domain::{JobId, QueueItem, TaskId};
-use veil_kube::{KubeRunnerError, KubernetesTaskRunner, ResourceSettings, TaskRunnerSettings};
+use veil_kube::{
+    KubeRunnerError, KubernetesTaskRunner, MountedVolume, ResourceSettings, TaskRunnerSettings,
+    VolumeSource,
+};
 
 const JOBS: &str = "/apis/batch/v1/namespaces/veil/jobs";
 
@@ -97,6 +100,52 @@ async fn other_container_arguments_change_only_the_args() {
     assert_eq!(
         posted, expected,
         "everything but the args is the default Job"
+    );
+}
+
+#[tokio::test]
+async fn configured_volumes_are_mounted_beside_tmp() {
+    let fake = FakeApi::start().await;
+    *fake.state.job_status.lock().unwrap() = Some(job_status("Complete", "", ""));
+    let mut settings = settings();
+    settings.volumes = vec![
+        MountedVolume {
+            name: "config".into(),
+            source: VolumeSource::ConfigMap("veil-config".into()),
+            mount_path: "/etc/veil".into(),
+            read_only: true,
+        },
+        MountedVolume {
+            name: "records".into(),
+            source: VolumeSource::Claim("clinic-records".into()),
+            mount_path: "/data/records".into(),
+            read_only: true,
+        },
+    ];
+    KubernetesTaskRunner::new(fake.client(), settings)
+        .run(&item(), CancellationToken::new())
+        .await
+        .unwrap();
+    let posted = fake.state.requests_to("POST", JOBS)[0]
+        .body
+        .clone()
+        .unwrap();
+    let pod = &posted["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["volumes"],
+        json!([
+            {"name": "tmp", "emptyDir": {}},
+            {"name": "config", "configMap": {"name": "veil-config"}},
+            {"name": "records", "persistentVolumeClaim": {"claimName": "clinic-records", "readOnly": true}},
+        ])
+    );
+    assert_eq!(
+        pod["containers"][0]["volumeMounts"],
+        json!([
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "config", "mountPath": "/etc/veil", "readOnly": true},
+            {"name": "records", "mountPath": "/data/records", "readOnly": true},
+        ])
     );
 }
 

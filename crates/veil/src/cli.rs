@@ -81,16 +81,7 @@ pub enum Command {
     Demo(crate::commands::demo::DemoArgs),
     /// Run a secure environment's dispatcher: take its tasks from the broker (`queue.url`), read the
     /// private sources configured here, write results to the shared object store.
-    Dispatcher {
-        #[command(flatten)]
-        process: ProcessArgs,
-        /// The environment whose tasks to take (overrides `dispatcher.environment`).
-        #[arg(long)]
-        environment: Option<String>,
-        /// Tasks run at once (overrides `dispatcher.concurrency`).
-        #[arg(long)]
-        concurrency: Option<u32>,
-    },
+    Dispatcher(crate::commands::dispatcher::DispatcherArgs),
     /// Smoke-test a running server end to end: link two small generated datasets through the
     /// Entity Service API, check the groups, delete the project (what `helm test` runs).
     Selftest(crate::commands::selftest::SelftestArgs),

@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 use veil_blob::BlobStore;
 use veil_config::{Config, SourceConfig};
 use veil_dispatch::{
-    Dispatcher, DispatcherSettings, EnvironmentQueues, LocalStatusChannel, RabbitStatusChannel,
-    Source, SourceProfileTask, Sources, StatusChannel,
+    DispatchHandlers, Dispatcher, DispatcherSettings, EnvironmentQueues, LocalStatusChannel,
+    RabbitStatusChannel, Source, SourceProfileTask, Sources, StatusChannel,
 };
 use veil_queue::{QueueSettings, SqlQueue, TaskQueue};
 
@@ -80,6 +80,13 @@ fn sources(config: &Config) -> Sources {
         sources.insert(name.clone(), Source::Files { root: root.clone() });
     }
     sources
+}
+
+/// Every task kind this build runs in a secure environment, with the configured sources.
+pub fn handlers(config: &Config, blobs: Arc<dyn BlobStore>) -> DispatchHandlers {
+    let mut handlers = DispatchHandlers::new(blobs, sources(config));
+    handlers.register(Arc::new(SourceProfileTask));
+    handlers
 }
 
 /// A dispatcher with every task kind this build has.

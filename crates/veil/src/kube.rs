@@ -7,7 +7,7 @@ use anyhow::Context;
 use async_trait::async_trait;
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
-use veil_config::{Config, KubernetesConfig, RegistrationConfig};
+use veil_config::{Config, KubernetesConfig, KubernetesVolumeSource, RegistrationConfig};
 use veil_domain::{JobState, QueueItem};
 use veil_kube::{
     ApiSettings, Channel, KubeRunnerError, KubernetesTaskRunner, Placement, PortSettings,
@@ -79,6 +79,24 @@ fn runner_settings(config: &KubernetesConfig) -> anyhow::Result<TaskRunnerSettin
     settings.env_from_secret = config.env_from_secret.clone();
     settings.command = config.command.clone();
     settings.log_tail_lines = config.log_tail_lines;
+    settings.volumes = config
+        .volumes
+        .iter()
+        .map(|volume| veil_kube::MountedVolume {
+            name: volume.name.clone(),
+            source: match &volume.source {
+                KubernetesVolumeSource::Claim(name) => veil_kube::VolumeSource::Claim(name.clone()),
+                KubernetesVolumeSource::ConfigMap(name) => {
+                    veil_kube::VolumeSource::ConfigMap(name.clone())
+                }
+                KubernetesVolumeSource::Secret(name) => {
+                    veil_kube::VolumeSource::Secret(name.clone())
+                }
+            },
+            mount_path: volume.mount_path.clone(),
+            read_only: volume.read_only,
+        })
+        .collect();
     Ok(settings)
 }
 
@@ -100,6 +118,50 @@ pub async fn task_executor(
         runner: KubernetesTaskRunner::new(client, settings),
         platform: platform.clone(),
     }))
+}
+
+/// A dispatcher's task runner for `runner = "kubernetes"`: each task message runs as a Job in
+/// `kubernetes.namespace` whose pod runs `veil dispatcher run-message` with the dispatcher's config
+/// file (mount it, and the sources, with `kubernetes.volumes`).
+pub async fn message_runner(
+    config: &Config,
+    config_path: Option<std::path::PathBuf>,
+) -> anyhow::Result<Arc<dyn veil_dispatch::MessageRunner>> {
+    let settings = runner_settings(&config.kubernetes)?;
+    let api = ApiSettings {
+        namespace: Some(settings.namespace.clone()),
+        ..Default::default()
+    };
+    let client = veil_kube::connect(&api)
+        .await
+        .context("connect to the Kubernetes API for runner = \"kubernetes\"")?;
+    Ok(Arc::new(KubernetesMessageRunner {
+        runner: KubernetesTaskRunner::new(client, settings),
+        config_path,
+    }))
+}
+
+/// Runs dispatcher task messages as Kubernetes Jobs.
+struct KubernetesMessageRunner {
+    runner: KubernetesTaskRunner,
+    config_path: Option<std::path::PathBuf>,
+}
+
+#[async_trait::async_trait]
+impl veil_dispatch::MessageRunner for KubernetesMessageRunner {
+    async fn run(
+        &self,
+        message: &veil_dispatch::DispatchMessage,
+        item: &veil_domain::QueueItem,
+        cancel: tokio_util::sync::CancellationToken,
+    ) -> Result<(), veil_service::TaskError> {
+        let args =
+            crate::commands::dispatcher::run_message_args(message, self.config_path.as_ref());
+        self.runner
+            .run_with_args(item, args, cancel)
+            .await
+            .map_err(|err| veil_service::TaskError::retryable(err.to_string()))
+    }
 }
 
 /// Whether this process runs in a Kubernetes cluster: `registration.in_cluster`, or else whether

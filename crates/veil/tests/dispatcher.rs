@@ -93,6 +93,61 @@ async fn veil_serve_runs_an_embedded_dispatcher() {
     assert!(!result.to_string().contains("Patient-"));
 }
 
+/// What a dispatcher's task Job runs: one message, here, with the result in the object store.
+#[test]
+fn run_message_runs_one_task_and_commits_its_result() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let root = clinic(dir.path());
+    let config = config(dir.path(), &root, "clinic");
+    let blobs = dir.path().join("blobs");
+    let env = [("VEIL_BLOB_URL", format!("file://{}", blobs.display()))];
+    let job_id = veil_domain::JobId::new_random();
+    let message = |path: &str| {
+        let message = veil_dispatch::DispatchMessage {
+            version: veil_dispatch::MESSAGE_VERSION,
+            task_id: veil_domain::TaskId::for_job(job_id, 0),
+            job_id,
+            index: 0,
+            kind: "source.profile".into(),
+            params: serde_json::json!({"environment": "clinic", "source": "clinic", "path": path}),
+            result_key: "jobs/pod-test/result".into(),
+        };
+        base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(&message).unwrap())
+    };
+    let run = |encoded: &str| {
+        veil(&env)
+            .args([
+                "dispatcher",
+                "--config",
+                &config,
+                "run-message",
+                "--message",
+                encoded,
+            ])
+            .output()
+            .unwrap()
+    };
+    let output = run(&message("people.csv"));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stored: Value =
+        serde_json::from_slice(&std::fs::read(blobs.join("jobs/pod-test/result")).unwrap())
+            .unwrap();
+    assert_eq!(stored["rows"], 40);
+
+    let escape = run(&message("../veil.toml"));
+    let stderr = String::from_utf8_lossy(&escape.stderr);
+    assert_eq!(escape.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("\"clinic\""), "{stderr}");
+    let garbage = run("not base64!");
+    assert_eq!(garbage.status.code(), Some(2));
+}
+
 #[test]
 fn veil_dispatcher_needs_a_broker() {
     let output = veil(&[]).arg("dispatcher").output().unwrap();

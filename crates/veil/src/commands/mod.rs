@@ -2,7 +2,7 @@
 
 mod config;
 pub mod demo;
-mod dispatcher;
+pub mod dispatcher;
 mod job;
 pub mod link;
 mod process;
@@ -29,11 +29,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Link(command) => link::run(command).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Selftest(args) => selftest::run(args).await,
-        Command::Dispatcher {
-            process,
-            environment,
-            concurrency,
-        } => dispatcher::run(process, environment, concurrency).await,
+        Command::Dispatcher(args) => dispatcher::run(args).await,
         Command::Task(command) => task::run(command).await,
     }
 }
