@@ -106,6 +106,15 @@ pub async fn task_executor(
     config: &Config,
     platform: &Platform,
 ) -> anyhow::Result<Arc<dyn TaskExecutor>> {
+    Ok(Arc::new(KubernetesExecutor {
+        runner: job_runner(config).await?,
+        platform: platform.clone(),
+    }))
+}
+
+/// Jobs in `kubernetes.namespace` as `[kubernetes]` describes them, through the in-cluster service
+/// account (or the kubeconfig).
+async fn job_runner(config: &Config) -> anyhow::Result<KubernetesTaskRunner> {
     let settings = runner_settings(&config.kubernetes)?;
     let api = ApiSettings {
         namespace: Some(settings.namespace.clone()),
@@ -114,10 +123,7 @@ pub async fn task_executor(
     let client = veil_kube::connect(&api)
         .await
         .context("connect to the Kubernetes API for runner = \"kubernetes\"")?;
-    Ok(Arc::new(KubernetesExecutor {
-        runner: KubernetesTaskRunner::new(client, settings),
-        platform: platform.clone(),
-    }))
+    Ok(KubernetesTaskRunner::new(client, settings))
 }
 
 /// A dispatcher's task runner for `runner = "kubernetes"`: each task message runs as a Job in
@@ -127,16 +133,8 @@ pub async fn message_runner(
     config: &Config,
     config_path: Option<std::path::PathBuf>,
 ) -> anyhow::Result<Arc<dyn veil_dispatch::MessageRunner>> {
-    let settings = runner_settings(&config.kubernetes)?;
-    let api = ApiSettings {
-        namespace: Some(settings.namespace.clone()),
-        ..Default::default()
-    };
-    let client = veil_kube::connect(&api)
-        .await
-        .context("connect to the Kubernetes API for runner = \"kubernetes\"")?;
     Ok(Arc::new(KubernetesMessageRunner {
-        runner: KubernetesTaskRunner::new(client, settings),
+        runner: job_runner(config).await?,
         config_path,
     }))
 }
