@@ -343,7 +343,8 @@ impl Dispatcher {
                 }
             }
         };
-        if shutdown.is_cancelled() {
+        // A task that finished despite the shutdown keeps its result; one that was stopped goes back.
+        if shutdown.is_cancelled() && result.is_err() {
             return Ending::Released;
         }
         let stored = match result {

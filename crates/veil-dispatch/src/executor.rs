@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use tokio::sync::Mutex;
 use veil_blob::{BlobError, BlobStore};
-use veil_domain::QueueItem;
+use veil_domain::{JobState, QueueItem};
+use veil_metadata::MetadataStore;
 use veil_queue::{QueueSettings, RabbitQueue, RabbitSettings, TaskQueue};
 use veil_service::{task_result_key, JobKind, TaskContext, TaskError, TaskExecutor};
 
@@ -91,17 +92,19 @@ pub struct DispatchExecutor {
     queues: Arc<EnvironmentQueues>,
     status: Arc<dyn StatusChannel>,
     blobs: Arc<dyn BlobStore>,
+    store: Arc<dyn MetadataStore>,
     inner: Option<Arc<dyn TaskExecutor>>,
     max_attempts: u32,
 }
 
 impl DispatchExecutor {
-    /// An executor forwarding to `queues`, listening on `status`, reading outcomes from `blobs`;
-    /// dispatched tasks get `max_attempts` deliveries in their environment.
+    /// An executor forwarding to `queues`, listening on `status`, reading outcomes from `blobs` and
+    /// job states from `store`; dispatched tasks get `max_attempts` deliveries in their environment.
     pub fn new(
         queues: Arc<EnvironmentQueues>,
         status: Arc<dyn StatusChannel>,
         blobs: Arc<dyn BlobStore>,
+        store: Arc<dyn MetadataStore>,
         inner: Option<Arc<dyn TaskExecutor>>,
         max_attempts: u32,
     ) -> Self {
@@ -109,6 +112,7 @@ impl DispatchExecutor {
             queues,
             status,
             blobs,
+            store,
             inner,
             max_attempts,
         }
@@ -200,7 +204,16 @@ impl TaskExecutor for DispatchExecutor {
             };
             tokio::select! {
                 _ = ctx.cancel.cancelled() => {
-                    let _ = queue.cancel_job(item.job_id).await;
+                    // Only a cancelled job withdraws the task. A hub worker that stops (shutdown, lost
+                    // lease) leaves it running: its replacement re-enqueues (ignored, the id is known)
+                    // and finds the outcome.
+                    let cancelled = matches!(
+                        self.store.get_job(item.job_id).await,
+                        Ok(job) if job.state == JobState::Cancelled
+                    );
+                    if cancelled {
+                        let _ = queue.cancel_job(item.job_id).await;
+                    }
                     return Err(TaskError::retryable("stopped before the secure environment finished"));
                 }
                 update = update => match update {
@@ -218,6 +231,14 @@ impl TaskExecutor for DispatchExecutor {
                         StatusState::Succeeded | StatusState::Failed => {
                             if let Some(outcome) = self.outcome(&result_key).await {
                                 return outcome;
+                            }
+                            if update.state == StatusState::Failed {
+                                // Failed for good without an error document (it could not be written,
+                                // or the message was unreadable there): the status is all there is.
+                                return Err(TaskError::permanent(format!(
+                                    "in the secure environment: {}",
+                                    update.message.unwrap_or_else(|| "the task failed".into())
+                                )));
                             }
                         }
                     },

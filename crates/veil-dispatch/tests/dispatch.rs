@@ -93,7 +93,37 @@ struct Hub {
     jobs: JobService,
     blobs: Arc<dyn BlobStore>,
     shutdown: CancellationToken,
+    platform: Platform,
+    queues: Arc<EnvironmentQueues>,
+    status: Arc<dyn StatusChannel>,
+    workers: tokio::task::JoinHandle<()>,
     _database: TestDatabase,
+}
+
+/// A worker pool of the hub with the dispatch executor; in-flight tasks get 100 ms on shutdown.
+fn spawn_pool(
+    platform: &Platform,
+    queues: &Arc<EnvironmentQueues>,
+    status: &Arc<dyn StatusChannel>,
+    shutdown: &CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let executor = DispatchExecutor::new(
+        Arc::clone(queues),
+        Arc::clone(status),
+        platform.blobs.clone(),
+        platform.store.clone(),
+        None,
+        3,
+    );
+    let runner = TaskRunner::new(
+        platform.clone(),
+        Duration::from_secs(10),
+        Duration::from_secs(2),
+    )
+    .with_executor(Arc::new(executor));
+    let mut settings = WorkerSettings::new(2, Duration::from_millis(20));
+    settings.shutdown_grace = Duration::from_millis(100);
+    tokio::spawn(WorkerPool::new(runner, settings).run(shutdown.clone()))
 }
 
 async fn start_hub(queues: EnvironmentQueues, status: Arc<dyn StatusChannel>) -> Hub {
@@ -109,25 +139,31 @@ async fn start_hub(queues: EnvironmentQueues, status: Arc<dyn StatusChannel>) ->
         registry: Arc::new(registry),
         max_attempts: 3,
     };
-    let executor = DispatchExecutor::new(Arc::new(queues), status, blobs.clone(), None, 3);
-    let runner = TaskRunner::new(
-        platform.clone(),
-        Duration::from_secs(10),
-        Duration::from_secs(2),
-    )
-    .with_executor(Arc::new(executor));
+    let queues = Arc::new(queues);
     let shutdown = CancellationToken::new();
-    let pool = WorkerPool::new(runner, WorkerSettings::new(2, Duration::from_millis(20)));
-    tokio::spawn(pool.run(shutdown.clone()));
+    let workers = spawn_pool(&platform, &queues, &status, &shutdown);
     Hub {
-        jobs: JobService::new(platform),
+        jobs: JobService::new(platform.clone()),
         blobs,
         shutdown,
+        platform,
+        queues,
+        status,
+        workers,
         _database: database,
     }
 }
 
 impl Hub {
+    /// Stops the hub's workers (as a process shutting down would) and starts new ones.
+    async fn restart_workers(&mut self) {
+        self.shutdown.cancel();
+        let old = std::mem::replace(&mut self.workers, tokio::spawn(async {}));
+        old.await.unwrap();
+        self.shutdown = CancellationToken::new();
+        self.workers = spawn_pool(&self.platform, &self.queues, &self.status, &self.shutdown);
+    }
+
     async fn run(&self, kind: &str, params: Value) -> (JobState, Option<Value>, Option<String>) {
         let job = self
             .jobs
@@ -157,6 +193,30 @@ impl Hub {
         }
         panic!("job {id} did not finish");
     }
+}
+
+/// Submits a slow job (1.5 s in the environment) and returns once a dispatcher has started its task.
+async fn submit_slow_and_wait_until_it_runs(
+    hub: &Hub,
+    status: &dyn StatusChannel,
+) -> veil_domain::Job {
+    let job = hub
+        .jobs
+        .submit(NewJob {
+            kind: SLOW.into(),
+            params: json!({"environment": "local", "millis": 1500}),
+            owner: None,
+        })
+        .await
+        .unwrap();
+    let mut updates = status
+        .subscribe(veil_domain::TaskId::for_job(job.id, 0))
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(20), updates.recv())
+        .await
+        .expect("a dispatcher starts the task");
+    job
 }
 
 fn clinic() -> (tempfile::TempDir, Sources) {
@@ -268,22 +328,7 @@ async fn a_dispatcher_killed_mid_task_is_replaced_and_the_job_completes_once() {
             lease,
         );
     }
-    let job = hub
-        .jobs
-        .submit(NewJob {
-            kind: SLOW.into(),
-            params: json!({"environment": "local", "millis": 1500}),
-            owner: None,
-        })
-        .await
-        .unwrap();
-    let mut updates = status
-        .subscribe(veil_domain::TaskId::for_job(job.id, 0))
-        .await
-        .unwrap();
-    tokio::time::timeout(Duration::from_secs(20), updates.recv())
-        .await
-        .expect("the victim starts the task");
+    let job = submit_slow_and_wait_until_it_runs(&hub, status.as_ref()).await;
     victim.shutdown_background();
 
     let stop = start_dispatcher(env_queue, hub.blobs.clone(), Sources::new(), status, lease);
@@ -348,6 +393,33 @@ async fn with_a_runner_tasks_run_elsewhere_and_their_results_are_picked_up() {
     assert_eq!(state, JobState::Succeeded, "{error:?}");
     assert_eq!(result.unwrap()["rows"], 120);
     assert_eq!(runner.runs.load(std::sync::atomic::Ordering::SeqCst), 1);
+    stop.cancel();
+    hub.shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hub_worker_restarted_mid_task_finds_the_outcome_and_the_task_is_not_withdrawn() {
+    let (env_queue, _env_db) = embedded().await;
+    let status: Arc<dyn StatusChannel> = Arc::new(LocalStatusChannel::default());
+    let queues =
+        EnvironmentQueues::fixed(HashMap::from([("local".to_string(), env_queue.clone())]));
+    let mut hub = start_hub(queues, status.clone()).await;
+    let stop = start_dispatcher(
+        env_queue,
+        hub.blobs.clone(),
+        Sources::new(),
+        status.clone(),
+        Duration::from_secs(5),
+    );
+    let job = submit_slow_and_wait_until_it_runs(&hub, status.as_ref()).await;
+    hub.restart_workers().await;
+    let (state, result, error) = hub.wait(job.id).await;
+    assert_eq!(state, JobState::Succeeded, "{error:?}");
+    assert_eq!(
+        result.unwrap()["attempt"],
+        1,
+        "the first delivery finished; nothing was withdrawn"
+    );
     stop.cancel();
     hub.shutdown.cancel();
 }

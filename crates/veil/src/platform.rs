@@ -119,6 +119,7 @@ pub async fn task_runner(
         Arc::clone(&links.queues),
         Arc::clone(&links.status),
         platform.blobs.clone(),
+        platform.store.clone(),
         inner,
         config.queue.max_attempts,
     );
