@@ -63,10 +63,17 @@ impl EnvironmentQueues {
             return Ok(Arc::clone(queue));
         }
         let Some((url, settings)) = &self.broker else {
-            return Err(DispatchError::Message(format!(
-                "no secure environment named {name:?}: without a broker (queue.url) only {:?} exist",
-                self.fixed.keys().collect::<Vec<_>>()
-            )));
+            let known: Vec<&String> = self.fixed.keys().collect();
+            return Err(DispatchError::Message(if known.is_empty() {
+                format!(
+                    "no secure environment named {name:?} is reachable from this process: set \
+                     queue.url (the broker that environment's dispatcher uses)"
+                )
+            } else {
+                format!(
+                    "no secure environment named {name:?}: without a broker (queue.url) only {known:?} exist"
+                )
+            }));
         };
         if !name
             .chars()
@@ -251,5 +258,26 @@ impl TaskExecutor for DispatchExecutor {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn unknown_environments_are_named_with_the_way_to_reach_them() {
+        let none = EnvironmentQueues::fixed(HashMap::new());
+        let err = none.get("clinic").await.err().unwrap().to_string();
+        assert!(
+            err.contains("\"clinic\"") && err.contains("queue.url"),
+            "{err}"
+        );
+        let broker = EnvironmentQueues::broker("amqp://127.0.0.1:1/%2f", QueueSettings::default());
+        let err = broker.get("a b").await.err().unwrap().to_string();
+        assert!(err.contains("letters, digits"), "{err}");
+        let settings =
+            EnvironmentQueues::rabbit_settings("amqp://x", QueueSettings::default(), "clinic");
+        assert_eq!(settings.prefix, "veil.env.clinic");
     }
 }

@@ -36,9 +36,12 @@ fn queue_settings(config: &Config) -> QueueSettings {
     }
 }
 
-/// With `queue.url`, every environment's queue on the broker; without, the one embedded environment
-/// (`dispatcher.environment`, `local` by default) on a SQLite queue in the data directory.
-pub async fn links(config: &Config) -> anyhow::Result<DispatchLinks> {
+/// With `queue.url`, every environment's queue on the broker. Without, the one embedded environment
+/// (`dispatcher.environment`, `local` by default) on a SQLite queue in the data directory, which the
+/// in-process dispatcher of `veil serve` consumes; `embedded = false` (a `veil worker` on PostgreSQL,
+/// which may be on another machine) reaches no environment at all, so such tasks fail at once with
+/// a message naming `queue.url` instead of waiting for a dispatcher that never comes.
+pub async fn links(config: &Config, embedded: bool) -> anyhow::Result<DispatchLinks> {
     if let Some(url) = &config.queue.url {
         let url = url.expose_secret();
         let status = RabbitStatusChannel::connect(url, STATUS_EXCHANGE)
@@ -47,6 +50,13 @@ pub async fn links(config: &Config) -> anyhow::Result<DispatchLinks> {
         return Ok(DispatchLinks {
             queues: Arc::new(EnvironmentQueues::broker(url, queue_settings(config))),
             status: Arc::new(status),
+            local: None,
+        });
+    }
+    if !embedded {
+        return Ok(DispatchLinks {
+            queues: Arc::new(EnvironmentQueues::fixed(HashMap::new())),
+            status: Arc::new(LocalStatusChannel::default()),
             local: None,
         });
     }

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use secrecy::ExposeSecret;
 use tokio_util::sync::CancellationToken;
 use veil_config::{Config, LogFormat};
 use veil_service::JobService;
@@ -131,7 +132,7 @@ pub async fn serve_on(
         );
     }
     let shutdown = shutdown();
-    let links = crate::dispatch::links(&config).await?;
+    let links = crate::dispatch::links(&config, true).await?;
     let workers = spawn_workers(
         &config,
         &backends.platform,
@@ -231,7 +232,9 @@ pub async fn worker(process: ProcessArgs, concurrency: Option<u32>) -> anyhow::R
     }
     let backends = platform::connect(&config).await?;
     let shutdown = shutdown_on_signal();
-    let links = crate::dispatch::links(&config).await?;
+    // On the embedded SQLite metadata, workers share the machine (and data directory) with `veil serve`.
+    let embedded = config.metadata.url.expose_secret().starts_with("sqlite:");
+    let links = crate::dispatch::links(&config, embedded).await?;
     if let Some(workers) =
         spawn_workers(&config, &backends.platform, count, &shutdown, &links).await?
     {
