@@ -73,6 +73,9 @@ pub struct JobFilter {
     pub kind: Option<String>,
     /// At most this many (the store applies its own default when absent).
     pub limit: Option<u32>,
+    /// Only jobs owned by this user.
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 /// Everything an operator needs to see about a job: `veil job describe`.

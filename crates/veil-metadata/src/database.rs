@@ -6,8 +6,9 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{PgPool, SqlitePool};
 
+use crate::access::SqlAccessStore;
 use crate::store::SqlMetadataStore;
-use crate::{postgres, sqlite, MetadataError, MetadataStore, Result};
+use crate::{postgres, sqlite, AccessStore, MetadataError, MetadataStore, Result};
 
 /// An open metadata database: the embedded SQLite file or a PostgreSQL server.
 ///
@@ -75,6 +76,11 @@ impl Database {
     /// The metadata store backed by this database.
     pub fn metadata_store(&self) -> Arc<dyn MetadataStore> {
         Arc::new(SqlMetadataStore::new(self.clone()))
+    }
+
+    /// The users, revoked tokens and audit log kept in this database.
+    pub fn access_store(&self) -> Arc<dyn AccessStore> {
+        Arc::new(SqlAccessStore::new(self.clone()))
     }
 
     /// The dialect's name: `sqlite` or `postgres`.

@@ -6,9 +6,17 @@ pub enum MetadataError {
     /// The requested row does not exist.
     #[error("{what} {id} not found")]
     NotFound {
-        /// `job` or `task`.
+        /// What kind of row, e.g. `job`, `task` or `user`.
         what: &'static str,
         /// The id that was looked up.
+        id: String,
+    },
+    /// A row with this key exists already.
+    #[error("{what} {id} already exists")]
+    AlreadyExists {
+        /// What kind of row, e.g. `user`.
+        what: &'static str,
+        /// Its key.
         id: String,
     },
     /// The URL names no supported database.

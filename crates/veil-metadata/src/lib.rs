@@ -1,4 +1,5 @@
-//! Veil's metadata store: the durable record of jobs, their tasks and their event logs.
+//! Veil's metadata store: the durable record of jobs, their tasks and their event logs, and (through
+//! [`AccessStore`]) of the native API's users, revoked tokens and the audit log.
 //!
 //! The [`MetadataStore`] trait is the whole contract; [`Database`] opens the embedded SQLite file (WAL
 //! mode, in the data directory) or a PostgreSQL server from a URL and applies that dialect's migrations.
@@ -9,6 +10,7 @@
 //! parameters (which SQLite accepts too) and compiled per dialect through [`with_pool!`]; timestamps are
 //! stored as [`DbTimestamp`] (`TIMESTAMPTZ`, or integer microseconds in SQLite).
 
+mod access;
 mod database;
 mod error;
 mod postgres;
@@ -25,6 +27,7 @@ use veil_domain::{
     Timestamp,
 };
 
+pub use access::{AccessStore, AuditEntry, AuditFilter, SqlAccessStore, UserRecord};
 pub use database::Database;
 pub use error::MetadataError;
 pub use store::SqlMetadataStore;

@@ -126,6 +126,7 @@ impl MetadataStore for SqlMetadataStore {
         let sql = format!(
             "SELECT {JOB_COLUMNS} FROM jobs \
              WHERE ($1 IS NULL OR state = $1) AND ($2 IS NULL OR kind = $2) \
+             AND ($4 IS NULL OR owner = $4) \
              ORDER BY created_at DESC, id DESC LIMIT $3"
         );
         let state = filter.state.map(JobState::as_str);
@@ -135,6 +136,7 @@ impl MetadataStore for SqlMetadataStore {
                 .bind(state)
                 .bind(filter.kind.as_deref())
                 .bind(limit)
+                .bind(filter.owner.as_deref())
                 .fetch_all(pool)
                 .await?
         });

@@ -26,3 +26,4 @@ async fn migrations_are_idempotent() {
     database.database.migrate().await.expect("migrate twice");
     database.teardown().await;
 }
+veil_metadata::access_store_test_suite!(veil_metadata::testsuite::sqlite_database());

@@ -193,6 +193,7 @@ pub async fn list_jobs_is_newest_first_and_filtered(store: Arc<dyn MetadataStore
     );
 
     let both = JobFilter {
+        owner: None,
         state: Some(JobState::Queued),
         kind: Some("even".to_string()),
         limit: Some(10),
@@ -207,6 +208,15 @@ pub async fn list_jobs_is_newest_first_and_filtered(store: Arc<dyn MetadataStore
         ..JobFilter::default()
     };
     assert!(store.list_jobs(&none).await.expect("list none").is_empty());
+
+    for (owner, expected) in [("alice", 6), ("bob", 0)] {
+        let by_owner = JobFilter {
+            owner: Some(owner.to_string()),
+            ..JobFilter::default()
+        };
+        let listed = store.list_jobs(&by_owner).await.expect("list by owner");
+        assert_eq!(listed.len(), expected, "owner {owner}");
+    }
 }
 
 /// Without a limit, at most 100 jobs are listed.

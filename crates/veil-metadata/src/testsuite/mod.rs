@@ -11,11 +11,13 @@
 //! PostgreSQL tests run when `VEIL_TEST_POSTGRES_URL` is set; otherwise they pass with a note, unless
 //! `VEIL_TEST_REQUIRE_SERVICES=1` demands the service, in which case they fail.
 
+mod access_cases;
 mod cases;
 mod fixtures;
 
 use std::sync::Arc;
 
+pub use access_cases::*;
 pub use cases::*;
 pub use fixtures::{fresh_postgres, fresh_sqlite, postgres_url_from_env, TestDatabase};
 
@@ -97,5 +99,43 @@ macro_rules! metadata_store_test_suite {
                 fixture.teardown().await;
             }
         )+
+    };
+}
+
+/// A fresh SQLite database (for the [`access_store_test_suite!`](crate::access_store_test_suite)).
+pub async fn sqlite_database() -> Option<TestDatabase> {
+    Some(fresh_sqlite().await)
+}
+
+/// A fresh PostgreSQL schema, or `None` (test skipped) when `VEIL_TEST_POSTGRES_URL` is not set.
+pub async fn postgres_database() -> Option<TestDatabase> {
+    let url = postgres_url_from_env()?;
+    Some(fresh_postgres(&url).await)
+}
+
+/// Expands to one `#[tokio::test]` per [`AccessStore`](crate::AccessStore) contract case. `$open` is
+/// an expression whose value, awaited, is an `Option<TestDatabase>` (`None` skips the test).
+#[macro_export]
+macro_rules! access_store_test_suite {
+    ($open:expr) => {
+        $crate::access_store_test_suite!(@cases $open;
+            users_round_trip_and_names_are_unique,
+            missing_users_are_not_found,
+            roles_change_and_users_delete,
+            revoked_tokens_stay_revoked,
+            audit_log_is_ordered_and_filtered,
+        );
+    };
+    (@cases $open:expr; $($case:ident),+ $(,)?) => {
+        mod access_store {
+            $(
+                #[::tokio::test]
+                async fn $case() {
+                    let Some(database) = $open.await else { return };
+                    $crate::testsuite::$case(database.database.access_store()).await;
+                    database.teardown().await;
+                }
+            )+
+        }
     };
 }
