@@ -191,6 +191,16 @@ impl TokenIssuer {
         kind: TokenKind,
         revocations: &dyn Revocations,
     ) -> Result<Claims, AuthError> {
+        let claims = self.decode(token, kind)?;
+        if revocations.is_revoked(&claims.jti) {
+            return Err(AuthError::Revoked);
+        }
+        Ok(claims)
+    }
+
+    /// Checks `token`'s signature, issuer, expiry and kind, but not revocation: for callers that keep
+    /// the revocation list somewhere only reachable asynchronously (a database), and check it next.
+    pub fn decode(&self, token: &str, kind: TokenKind) -> Result<Claims, AuthError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[&self.issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
@@ -203,10 +213,16 @@ impl TokenIssuer {
                 expected: kind.as_str(),
             });
         }
-        if revocations.is_revoked(&claims.jti) {
-            return Err(AuthError::Revoked);
-        }
         Ok(claims)
+    }
+
+    /// The principal named by verified access-token `claims`.
+    pub fn principal_of(claims: Claims) -> Principal {
+        Principal {
+            subject: claims.sub,
+            roles: claims.roles,
+            source: PrincipalSource::Local,
+        }
     }
 
     /// The principal an access token stands for.
@@ -216,11 +232,7 @@ impl TokenIssuer {
         revocations: &dyn Revocations,
     ) -> Result<Principal, AuthError> {
         let claims = self.verify(token, TokenKind::Access, revocations)?;
-        Ok(Principal {
-            subject: claims.sub,
-            roles: claims.roles,
-            source: PrincipalSource::Local,
-        })
+        Ok(Self::principal_of(claims))
     }
 }
 

@@ -38,6 +38,15 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("VEIL_METADATA_URL", "metadata.url"),
     ("VEIL_METADATA_URL_FILE", "metadata.url_file"),
     ("VEIL_QUEUE_URL", "queue.url"),
+    ("VEIL_AUTH_TOKEN_KEY", "auth.token_key"),
+    ("VEIL_AUTH_TOKEN_KEY_FILE", "auth.token_key_file"),
+    (
+        "VEIL_AUTH_PROTECT_PROJECT_CREATION",
+        "auth.protect_project_creation",
+    ),
+    ("VEIL_ADMIN_USER", "auth.admin_user"),
+    ("VEIL_ADMIN_PASSWORD", "auth.admin_password"),
+    ("VEIL_ADMIN_PASSWORD_FILE", "auth.admin_password_file"),
     ("VEIL_QUEUE_URL_FILE", "queue.url_file"),
     ("VEIL_DISPATCHER_ENVIRONMENT", "dispatcher.environment"),
     ("VEIL_DISPATCHER_CONCURRENCY", "dispatcher.concurrency"),
@@ -186,6 +195,14 @@ pub(crate) fn apply(
             "metadata.url" => file.metadata.url = text,
             "metadata.url_file" => file.metadata.url_file = text,
             "queue.url" => file.queue.url = text,
+            "auth.token_key" => file.auth.token_key = text,
+            "auth.token_key_file" => file.auth.token_key_file = text,
+            "auth.protect_project_creation" => {
+                file.auth.protect_project_creation = Some(parse_bool(var, value)?)
+            }
+            "auth.admin_user" => file.auth.admin_user = text,
+            "auth.admin_password" => file.auth.admin_password = text,
+            "auth.admin_password_file" => file.auth.admin_password_file = text,
             "queue.url_file" => file.queue.url_file = text,
             "dispatcher.environment" => file.dispatcher.environment = text,
             "dispatcher.concurrency" => {

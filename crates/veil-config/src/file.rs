@@ -35,6 +35,8 @@ pub(crate) struct ConfigFile {
     pub registration: RegistrationSection,
     #[serde(default)]
     pub dispatcher: DispatcherSection,
+    #[serde(default)]
+    pub auth: crate::auth::AuthSection,
 }
 
 /// `[dispatcher]`: the secure-environment dispatcher and its private sources.

@@ -5,6 +5,7 @@
 //! Kubernetes Secrets), then validation into [`Config`]. Every error names the key or variable at fault.
 //! Nothing here reads the process environment or the working directory: callers pass both in.
 
+mod auth;
 mod cluster;
 mod env;
 mod error;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+pub use auth::{AuthConfig, FirstAdmin, OidcConfig};
 pub use cluster::{
     KubernetesConfig, KubernetesVolume, KubernetesVolumeSource, RegistrationConfig,
     RegistrationPort, RunnerKind,
@@ -58,6 +60,8 @@ pub struct Config {
     pub registration: RegistrationConfig,
     /// The secure-environment dispatcher.
     pub dispatcher: DispatcherConfig,
+    /// Users, tokens and the OpenID Connect issuer of the native API.
+    pub auth: AuthConfig,
 }
 
 /// `[dispatcher]`: which environment a dispatcher serves and what it may read there.

@@ -225,7 +225,9 @@ pub(crate) fn resolve(file: ConfigFile, sources: &KeySources) -> Result<Config, 
         crate::cluster::resolve_registration(file.registration, server.listen.port(), sources)?;
 
     let dispatcher = dispatcher(file.dispatcher, sources)?;
+    let auth = crate::auth::resolve_auth(file.auth, sources)?;
     Ok(Config {
+        auth,
         dispatcher,
         data_dir,
         server,
@@ -245,7 +247,7 @@ pub(crate) fn resolve(file: ConfigFile, sources: &KeySources) -> Result<Config, 
 }
 
 /// A secret given either inline (`key`) or as a file (`key_file`); both at once is an error.
-fn secret_value(
+pub(crate) fn secret_value(
     inline: Option<String>,
     file: Option<String>,
     key: &str,

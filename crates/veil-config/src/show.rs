@@ -144,6 +144,7 @@ pub(crate) fn redacted_toml(config: &Config) -> String {
         let _ = writeln!(out, "type = \"files\"");
         let _ = writeln!(out, "root = {}", quoted(&root.display().to_string()));
     }
+    crate::auth::write_redacted(&mut out, &config.auth);
     let _ = writeln!(out, "\n[worker]");
     let _ = writeln!(out, "concurrency = {}", config.worker.concurrency);
     let _ = writeln!(

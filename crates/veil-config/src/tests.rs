@@ -156,6 +156,8 @@ fn every_listed_variable_is_applied() {
     let secret_path = secret.path().to_str().unwrap();
     let url_file = write_config("postgres://veil:pw@db/veil\n");
     let url_path = url_file.path().to_str().unwrap();
+    let key_file = write_config("0123456789abcdef0123456789abcdef\n");
+    let key_path = key_file.path().to_str().unwrap();
     let mut pairs: Vec<(&str, &str)> = vec![];
     for (var, _) in ENV_OVERRIDES {
         let value = match *var {
@@ -166,6 +168,10 @@ fn every_listed_variable_is_applied() {
             "VEIL_QUEUE_URL" => "amqp://guest:guest@broker:5672/%2f",
             "VEIL_DISPATCHER_ENVIRONMENT" => "clinic-a",
             "VEIL_METADATA_URL_FILE" => url_path,
+            "VEIL_AUTH_TOKEN_KEY" | "VEIL_ADMIN_PASSWORD" => continue,
+            "VEIL_AUTH_TOKEN_KEY_FILE" => key_path,
+            "VEIL_AUTH_PROTECT_PROJECT_CREATION" => "true",
+            "VEIL_ADMIN_USER" => "root-admin",
             v if v.ends_with("_FILE") => secret_path,
             "VEIL_BLOB_URL" => "s3://bucket/prefix",
             "VEIL_S3_ENDPOINT" => "http://127.0.0.1:9090",
@@ -204,6 +210,16 @@ fn every_listed_variable_is_applied() {
     );
     assert_eq!(config.worker.concurrency, 3);
     assert_eq!(config.dispatcher.environment, "clinic-a");
+    assert!(config.auth.protect_project_creation);
+    let admin = config.auth.first_admin.as_ref().unwrap();
+    assert_eq!(
+        (admin.name.as_str(), admin.password.expose_secret()),
+        ("root-admin", "s3cret")
+    );
+    assert_eq!(
+        config.auth.token_key.as_ref().unwrap().expose_secret(),
+        "0123456789abcdef0123456789abcdef"
+    );
     assert_eq!(config.dispatcher.concurrency, 3);
     assert_eq!(
         config.queue.url.as_ref().unwrap().expose_secret(),
@@ -519,4 +535,49 @@ fn kubernetes_mistakes_are_named() {
             .starts_with("registration.ports: needs at least one port"),
         "{err}"
     );
+}
+
+#[test]
+fn auth_defaults_and_errors_name_their_key() {
+    let config = load_text("version = 1\n").unwrap();
+    assert!(config.auth.token_key.is_none());
+    assert!(config.auth.first_admin.is_none());
+    assert!(!config.auth.protect_project_creation);
+    assert_eq!(config.auth.access_token_ttl.as_secs(), 900);
+    assert_eq!(config.auth.issuer, "veil");
+    let cases = [
+        ("[auth]\ntoken_key = \"short\"\n", "auth.token_key"),
+        ("[auth]\nadmin_user = \"root\"\n", "auth.admin_password"),
+        (
+            "[auth]\nadmin_password = \"correct horse battery\"\n",
+            "auth.admin_user",
+        ),
+        (
+            "[auth]\naccess_token_seconds = 0\n",
+            "auth.access_token_seconds",
+        ),
+        (
+            "[auth]\naccess_token_seconds = 600\nrefresh_token_seconds = 60\n",
+            "auth.refresh_token_seconds",
+        ),
+        (
+            "[auth.oidc]\nissuer = \"https://id\"\njwks_url = \"ftp://x\"\naudience = \"veil\"\n",
+            "auth.oidc.jwks_url",
+        ),
+    ];
+    for (text, key) in cases {
+        let error = load_text(&format!("version = 1\n{text}"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(key), "{text}: {error}");
+    }
+    let oidc = load_text(
+        "version = 1\n[auth.oidc]\nissuer = \"https://id/realms/veil\"\n\
+         jwks_url = \"https://id/certs\"\naudience = \"veil\"\n\
+         role_map = { \"veil-admins\" = \"admin\" }\n",
+    )
+    .unwrap();
+    let oidc = oidc.auth.oidc.unwrap();
+    assert_eq!(oidc.roles_claim, "realm_access.roles");
+    assert_eq!(oidc.role_map["veil-admins"], "admin");
 }

@@ -21,6 +21,15 @@ pub enum ServiceError {
     /// The request conflicts with the current state (e.g. cancelling a finished job).
     #[error("{0}")]
     Conflict(String),
+    /// No valid credential: missing, malformed, expired, revoked or badly signed.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A valid credential without the right to do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// A service the request depends on (the OpenID Connect issuer) cannot be reached.
+    #[error("{0}")]
+    Unavailable(String),
     /// The metadata store failed.
     #[error(transparent)]
     Metadata(MetadataError),

@@ -110,6 +110,7 @@ impl JobService {
         let mut unfinished = Vec::new();
         for state in [JobState::Pending, JobState::Queued] {
             let filter = JobFilter {
+                owner: None,
                 state: Some(state),
                 kind: None,
                 limit: Some(MAX_LIST_LIMIT),

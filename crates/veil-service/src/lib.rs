@@ -1,12 +1,13 @@
 //! Veil's service layer: the use cases behind the HTTP API and the worker.
 //!
-//! [`Platform`] bundles the three backends (metadata store, task queue, blob store) with the
+//! [`AccessService`] holds users, tokens and the audit log. [`Platform`] bundles the three backends (metadata store, task queue, blob store) with the
 //! [`Registry`] of job kinds. [`JobService`] submits, lists, describes and cancels jobs;
 //! [`TaskRunner`] runs one delivered task end to end — the job state machine, retries, the event log,
 //! committing results under deterministic blob keys, and the fan-in step that finishes a job. Job kinds
 //! (record linkage, synthetic data, the built-in `sleep`/`echo` test kinds) plug in through the
 //! [`JobKind`] trait.
 
+mod access;
 mod builtin;
 mod error;
 mod executor;
@@ -22,6 +23,7 @@ use veil_blob::BlobStore;
 use veil_metadata::MetadataStore;
 use veil_queue::TaskQueue;
 
+pub use access::{check_user_name, AccessService, Actor, AuditEvent, UserInfo};
 pub use builtin::{EchoJob, SleepJob};
 pub use error::ServiceError;
 pub use executor::{run_task_standalone, TaskExecutor};
