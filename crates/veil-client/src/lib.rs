@@ -60,6 +60,7 @@ pub enum ClientError {
 pub struct VeilClient {
     base: url::Url,
     http: reqwest::Client,
+    token: Option<String>,
 }
 
 impl VeilClient {
@@ -82,7 +83,28 @@ impl VeilClient {
             .timeout(Duration::from_secs(120))
             .build()
             .map_err(|err| invalid(err.to_string()))?;
-        Ok(Self { base: parsed, http })
+        Ok(Self {
+            base: parsed,
+            http,
+            token: None,
+        })
+    }
+
+    /// The same client, sending `token` as `Authorization: Bearer` (the native API needs one; see
+    /// [`VeilClient::login`]).
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// `POST /api/auth/login`: a token pair for `username`.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<serde_json::Value, ClientError> {
+        let body = serde_json::json!({"username": username, "password": password});
+        self.json(Method::POST, "api/auth/login", Some(body)).await
     }
 
     fn url(&self, path: &str) -> Result<url::Url, ClientError> {
@@ -100,6 +122,9 @@ impl VeilClient {
     ) -> Result<Bytes, ClientError> {
         let url = self.url(path)?;
         let mut request = self.http.request(method, url.clone());
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
         if let Some(body) = body {
             request = request.json(&body);
         }

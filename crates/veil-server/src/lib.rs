@@ -6,6 +6,7 @@
 //! `/metrics` (Prometheus text format). [`router_with_limits`] adds a request body limit and a
 //! per-client rate limit ([`Limits`]).
 
+mod auth;
 mod error;
 mod jobs;
 mod limits;
@@ -18,11 +19,14 @@ mod tls;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::routing::{get, post};
+use axum::http::Method;
 use axum::Router;
 use tokio_util::sync::CancellationToken;
-use veil_service::JobService;
+use veil_service::{AccessService, JobService};
 
+use auth::routes::{SecuredRoutes, ADMIN_ONLY, PUBLIC, SIGNED_IN, STARTS_JOBS};
+
+pub use auth::routes::RouteRule;
 pub use error::ApiError;
 pub use limits::Limits;
 pub use metrics_layer::prometheus_handle;
@@ -35,6 +39,10 @@ pub struct AppState {
     pub jobs: JobService,
     /// The effective configuration with secrets redacted, for `GET /api/config`.
     pub redacted_config: Arc<str>,
+    /// Users, tokens and the audit log.
+    pub access: AccessService,
+    /// Whether creating an Entity Service project needs a user token.
+    pub protect_project_creation: bool,
 }
 
 /// The complete router: native API, operations endpoints, metrics and request tracing.
@@ -60,6 +68,56 @@ pub fn router_with_limits(
     build_router(state, entity_service, Some(limits))
 }
 
+/// Every native route with its requirement, the table the auth gate enforces.
+fn native_routes() -> SecuredRoutes<AppState> {
+    SecuredRoutes::new()
+        .add(Method::GET, "/healthz", PUBLIC, ops::healthz)
+        .add(Method::GET, "/readyz", PUBLIC, ops::readyz)
+        .add(Method::GET, "/metrics", PUBLIC, ops::metrics)
+        .add(
+            Method::POST,
+            "/api/auth/login",
+            PUBLIC,
+            auth::handlers::login,
+        )
+        .add(
+            Method::POST,
+            "/api/auth/refresh",
+            PUBLIC,
+            auth::handlers::refresh,
+        )
+        .add(
+            Method::POST,
+            "/api/auth/logout",
+            SIGNED_IN,
+            auth::handlers::logout,
+        )
+        .add(Method::GET, "/api/auth/me", SIGNED_IN, auth::handlers::me)
+        .add(Method::GET, "/api/jobs", SIGNED_IN, jobs::list)
+        .add(Method::POST, "/api/jobs", STARTS_JOBS, jobs::submit)
+        .add(Method::GET, "/api/jobs/{id}", SIGNED_IN, jobs::describe)
+        .add(
+            Method::POST,
+            "/api/jobs/{id}/cancel",
+            STARTS_JOBS,
+            jobs::cancel,
+        )
+        .add(
+            Method::GET,
+            "/api/jobs/{id}/result",
+            SIGNED_IN,
+            jobs::result,
+        )
+        .add(Method::GET, "/api/config", ADMIN_ONLY, ops::config)
+        .add(Method::GET, "/api/queue", ADMIN_ONLY, ops::queue_stats)
+}
+
+/// Every native route and who may call it (the Entity Service API under `/api/v1` keeps its own
+/// per-project tokens and is not listed).
+pub fn route_rules() -> Vec<RouteRule> {
+    native_routes().finish().1
+}
+
 fn build_router(
     state: AppState,
     entity_service: Option<Router>,
@@ -68,23 +126,27 @@ fn build_router(
     // Install the recorder now: until it is installed, every counter and histogram update (requests,
     // tasks run by in-process workers) goes nowhere, so waiting for the first scrape would lose them.
     let _ = prometheus_handle();
-    let mut api = Router::new()
-        .route("/jobs", get(jobs::list).post(jobs::submit))
-        .route("/jobs/{id}", get(jobs::describe))
-        .route("/jobs/{id}/cancel", post(jobs::cancel))
-        .route("/jobs/{id}/result", get(jobs::result))
-        .route("/config", get(ops::config))
-        .route("/queue", get(ops::queue_stats))
-        .method_not_allowed_fallback(error::method_not_allowed)
-        .fallback(error::not_found);
+    let (native, rules) = native_routes().finish();
+    let gate = auth::gate::Gate {
+        access: state.access.clone(),
+        rules: Arc::new(rules),
+    };
+    let mut routes = native.route_layer(axum::middleware::from_fn_with_state(
+        gate,
+        auth::gate::authorize,
+    ));
     if let Some(entity_service) = entity_service {
-        api = api.nest_service("/v1", entity_service);
+        let guard = auth::entity_guard::EntityGuard {
+            access: state.access.clone(),
+            protect_project_creation: state.protect_project_creation,
+        };
+        let guarded = entity_service.layer(axum::middleware::from_fn_with_state(
+            guard,
+            auth::entity_guard::guard,
+        ));
+        routes = routes.nest_service("/api/v1", guarded);
     }
-    let mut routes = Router::new()
-        .nest("/api", api)
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+    let mut routes = routes
         .method_not_allowed_fallback(error::method_not_allowed)
         .fallback(error::not_found);
     if let Some(limits) = limits {

@@ -4,10 +4,15 @@
 //!
 //! Cases live in `tests/api/`: job lifecycle and listing in `jobs.rs`, error answers in `errors.rs`,
 //! cancellation in `cancel.rs`, operations endpoints (health, readiness, config, metrics) in `ops.rs`,
-//! the body-size and rate limits in `limits.rs`.
+//! the body-size and rate limits in `limits.rs`, login and roles in `auth.rs`, and every route against
+//! every kind of bad credential in `auth_matrix.rs`.
 
 mod common;
 
+#[path = "api/auth.rs"]
+mod auth;
+#[path = "api/auth_matrix.rs"]
+mod auth_matrix;
 #[path = "api/cancel.rs"]
 mod cancel;
 #[path = "api/errors.rs"]

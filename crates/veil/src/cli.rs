@@ -40,6 +40,9 @@ pub struct ServerArgs {
     /// Base URL of the Veil server.
     #[arg(long, env = "VEIL_SERVER", default_value = veil_client::DEFAULT_SERVER)]
     pub server: String,
+    /// Access token for the native API (`veil login` prints one).
+    #[arg(long, env = "VEIL_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
 }
 
 /// Top-level commands.
@@ -88,6 +91,13 @@ pub enum Command {
     /// Run one stored task here (what a Kubernetes task Job runs).
     #[command(subcommand)]
     Task(crate::commands::task::TaskCommand),
+    /// Manage the native API's users in the configured database.
+    #[command(subcommand)]
+    User(crate::commands::user::UserCommand),
+    /// Read the audit log: logins, failed logins, rejected tokens, user changes, deletions.
+    Audit(crate::commands::user::AuditArgs),
+    /// Sign in to a server and print an access token (for VEIL_TOKEN).
+    Login(crate::commands::login::LoginArgs),
 }
 
 /// `veil job …`

@@ -5,6 +5,7 @@
 //! operator's CLI, talking to a server over HTTP. Errors end the process with a one-line message:
 //! exit code 2 for bad input (configuration, arguments), 1 for everything else.
 
+mod access;
 mod cli;
 mod commands;
 mod dispatch;

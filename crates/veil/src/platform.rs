@@ -33,18 +33,7 @@ pub struct Backends {
 
 /// Connects the metadata database (applying migrations), the queue and the blob store.
 pub async fn connect(config: &Config) -> anyhow::Result<Backends> {
-    let url = config.metadata.url.expose_secret();
-    if url.starts_with("sqlite://") {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("create data directory {}", config.data_dir.display()))?;
-    }
-    let database = Database::connect(url, config.metadata.max_connections)
-        .await
-        .context("connect to the metadata database")?;
-    database
-        .migrate()
-        .await
-        .context("migrate the metadata database")?;
+    let database = open_database(config).await?;
     let settings = QueueSettings {
         backoff_base: config.queue.backoff_base,
         backoff_max: config.queue.backoff_max,
@@ -59,6 +48,23 @@ pub async fn connect(config: &Config) -> anyhow::Result<Backends> {
         max_attempts: config.queue.max_attempts,
     };
     Ok(Backends { platform, database })
+}
+
+/// Opens the metadata database (creating the data directory for SQLite) and applies migrations.
+pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
+    let url = config.metadata.url.expose_secret();
+    if url.starts_with("sqlite://") {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("create data directory {}", config.data_dir.display()))?;
+    }
+    let database = Database::connect(url, config.metadata.max_connections)
+        .await
+        .context("connect to the metadata database")?;
+    database
+        .migrate()
+        .await
+        .context("migrate the metadata database")?;
+    Ok(database)
 }
 
 /// Opens the configured blob store.

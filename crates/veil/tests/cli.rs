@@ -147,7 +147,16 @@ async fn serve_runs_jobs_and_shuts_down_cleanly_on_sigterm() {
         "embedded SQLite lives in the data dir"
     );
 
-    let server_env = [("VEIL_SERVER", base.clone())];
+    let server_env = [
+        ("VEIL_SERVER", base.clone()),
+        ("VEIL_TOKEN", common::admin_token(&base).await),
+    ];
+    let (code, _, stderr) = run(&["job", "list"], &server_env[..1]);
+    assert_eq!(code, 1, "the native API needs a token: {stderr}");
+    assert!(
+        stderr.contains("401") || stderr.contains("Bearer"),
+        "{stderr}"
+    );
     let (code, stdout, stderr) = run(
         &[
             "job",
@@ -215,7 +224,7 @@ async fn sigterm_releases_unfinished_tasks_after_the_grace_period() {
     let args = ["--listen", &listen, "--workers", "2"];
     let mut server = start_server(&env, &args, &base, &dir.path().join("serve.log")).await;
 
-    let client = veil_client::VeilClient::new(&base).unwrap();
+    let client = common::admin_client(&base).await;
     let params = serde_json::json!({ "tasks": 2, "millis": 600_000 });
     let request = veil_domain::NewJob {
         kind: "sleep".into(),

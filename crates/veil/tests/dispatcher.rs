@@ -34,10 +34,12 @@ fn config(dir: &std::path::Path, root: &std::path::Path, environment: &str) -> S
 async fn profile(base: &str, environment: &str) -> Value {
     let params =
         format!(r#"{{"environment": "{environment}", "source": "clinic", "path": "people.csv"}}"#);
+    let token = common::admin_token(base).await;
     let output = tokio::task::spawn_blocking({
         let base = base.to_string();
+        let token = token.clone();
         move || {
-            veil(&[])
+            veil(&[("VEIL_TOKEN", token)])
                 .args([
                     "job",
                     "submit",
@@ -58,7 +60,10 @@ async fn profile(base: &str, environment: &str) -> Value {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
     let id = stdout.trim();
-    reqwest::get(format!("{base}/api/jobs/{id}/result"))
+    reqwest::Client::new()
+        .get(format!("{base}/api/jobs/{id}/result"))
+        .bearer_auth(&token)
+        .send()
         .await
         .unwrap()
         .json()

@@ -26,7 +26,7 @@ async fn task_run_commits_one_stored_task_and_names_bad_ids() {
         &dir.path().join("serve.log"),
     )
     .await;
-    let client = veil_client::VeilClient::new(&base).unwrap();
+    let client = common::admin_client(&base).await;
     let job = client
         .submit_job(&NewJob {
             kind: "sleep".into(),

@@ -331,7 +331,7 @@ async fn linkage_run_survives_its_worker_killed_mid_run() {
         .await;
     let run_created = Instant::now();
     let run_id = run["run_id"].as_str().unwrap();
-    let client = VeilClient::new(&base).unwrap();
+    let client = common::admin_client(&base).await;
     let mut watch = RunWatch {
         api: &api,
         status_path: format!("/projects/{project_id}/runs/{run_id}/status"),

@@ -7,7 +7,6 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use common::{free_port, start_server, veil, Process};
-use veil_client::VeilClient;
 use veil_domain::{JobState, NewJob, TaskState};
 
 const TASKS: u32 = 50;
@@ -45,7 +44,7 @@ async fn job_survives_a_worker_killed_mid_task() {
     let mut victim = start_worker("worker-a");
     let survivor = start_worker("worker-b");
 
-    let client = VeilClient::new(&base).unwrap();
+    let client = common::admin_client(&base).await;
     let params = serde_json::json!({ "tasks": TASKS, "millis": 400 });
     let job = client
         .submit_job(&NewJob {
@@ -149,7 +148,8 @@ async fn job_survives_a_worker_killed_mid_task() {
     }
 
     if std::env::var_os("VEIL_TEST_SHOW_DESCRIBE").is_some() {
-        let output = veil(&[("VEIL_SERVER", base.clone())])
+        let token = common::admin_token(&base).await;
+        let output = veil(&[("VEIL_SERVER", base.clone()), ("VEIL_TOKEN", token)])
             .args(["job", "describe", &job.id.to_string()])
             .output()
             .unwrap();

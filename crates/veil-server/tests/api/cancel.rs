@@ -78,7 +78,7 @@ async fn cancelling_a_running_job_stops_it_for_good() {
     let cancel_event = messages
         .iter()
         .position(|message| {
-            message.starts_with("cancelled by operator: 20 unfinished tasks cancelled")
+            message.starts_with("cancelled by test-admin: 20 unfinished tasks cancelled")
         })
         .unwrap_or_else(|| panic!("no cancellation event in {messages:?}"));
     assert!(

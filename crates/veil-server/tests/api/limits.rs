@@ -120,10 +120,13 @@ async fn announced_bodies_over_the_limit_get_413_before_they_are_sent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streamed_bodies_over_the_limit_get_413() {
     let app = TestApp::start_with_limits(body_limit_only()).await;
-    let mut request =
-        b"POST /api/jobs HTTP/1.1\r\nHost: veil\r\nContent-Type: application/json\r\n\
-          Transfer-Encoding: chunked\r\n\r\n"
-            .to_vec();
+    // Signed in: the gate answers 401 before any body is read.
+    let mut request = format!(
+        "POST /api/jobs HTTP/1.1\r\nHost: veil\r\nContent-Type: application/json\r\n\
+         Authorization: Bearer {}\r\nTransfer-Encoding: chunked\r\n\r\n",
+        app.admin_token
+    )
+    .into_bytes();
     // Exactly the limit in 64 KiB chunks, then one byte too many; the body is left unterminated.
     let chunk = vec![b' '; 64 * 1024];
     for _ in 0..16 {
@@ -203,6 +206,7 @@ async fn clients_over_their_rate_get_503_until_their_bucket_refills() {
         .expect("build HTTP client");
     let response = other_client
         .get(app.url("/api/jobs"))
+        .bearer_auth(&app.admin_token)
         .send()
         .await
         .expect("GET from another address reaches the server");

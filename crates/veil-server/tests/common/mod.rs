@@ -8,12 +8,13 @@ use reqwest::header::CONTENT_TYPE;
 use reqwest::{Response, StatusCode};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use veil_auth::{Role, TokenIssuer};
 use veil_client::VeilClient;
 use veil_domain::{Job, JobId, JobState, NewJob};
 use veil_metadata::testsuite::{fresh_sqlite, TestDatabase};
 use veil_queue::{QueueSettings, SqlQueue, TaskQueue};
 use veil_server::{AppState, Limits};
-use veil_service::{JobService, Platform, Registry, TaskRunner};
+use veil_service::{AccessService, Actor, JobService, Platform, Registry, TaskRunner};
 use veil_worker::{WorkerPool, WorkerSettings};
 
 /// What `GET /api/config` must answer verbatim.
@@ -28,6 +29,26 @@ const HEARTBEAT: Duration = Duration::from_millis(500);
 const POLL: Duration = Duration::from_millis(20);
 const WORKERS: u32 = 4;
 
+/// The key the test server signs its tokens with.
+pub const TOKEN_KEY: &[u8] = b"test signing key, at least 32 bytes long";
+/// The issuer name of the test server's tokens.
+pub const TOKEN_ISSUER: &str = "veil-test";
+/// The administrator every test app has; [`TestApp::client`] and [`TestApp::http`] act as them.
+pub const ADMIN: &str = "test-admin";
+/// Every test user's password.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The token issuer of the test server (same key, same issuer).
+pub fn token_issuer() -> TokenIssuer {
+    TokenIssuer::new(
+        TOKEN_KEY,
+        TOKEN_ISSUER,
+        Duration::from_secs(300),
+        Duration::from_secs(3600),
+    )
+    .expect("token issuer")
+}
+
 /// A running server with its workers.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`, without a trailing slash.
@@ -38,6 +59,10 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The database the app runs on.
     pub database: TestDatabase,
+    /// The app's users, tokens and audit log.
+    pub access: AccessService,
+    /// The administrator's access token.
+    pub admin_token: String,
     shutdown: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
     runner: TaskRunner,
@@ -57,6 +82,14 @@ impl TestApp {
         app
     }
 
+    /// The app with its workers on a fresh SQLite database, creating Entity Service projects only
+    /// with an analyst's token (`auth.protect_project_creation`).
+    pub async fn start_protected() -> TestApp {
+        let mut app = TestApp::launch_with(fresh_sqlite().await, None, true).await;
+        app.start_workers();
+        app
+    }
+
     /// The app with its workers on a fresh SQLite database, with `limits` on every route.
     pub async fn start_with_limits(limits: Limits) -> TestApp {
         let mut app = TestApp::launch(fresh_sqlite().await, Some(limits)).await;
@@ -70,6 +103,15 @@ impl TestApp {
     }
 
     async fn launch(database: TestDatabase, limits: Option<Limits>) -> TestApp {
+        TestApp::launch_with(database, limits, false).await
+    }
+
+    /// The app with its workers on a fresh SQLite database and Entity-Service-style options.
+    pub async fn launch_with(
+        database: TestDatabase,
+        limits: Option<Limits>,
+        protect_project_creation: bool,
+    ) -> TestApp {
         let settings = QueueSettings {
             backoff_base: Duration::from_millis(20),
             backoff_max: Duration::from_millis(200),
@@ -84,29 +126,64 @@ impl TestApp {
         };
         let shutdown = CancellationToken::new();
         let runner = TaskRunner::new(platform.clone(), LEASE, HEARTBEAT);
+        let access = AccessService::new(
+            database.database.access_store(),
+            Arc::new(token_issuer()),
+            None,
+        );
+        access
+            .add_user(ADMIN, PASSWORD, &[Role::Admin], &Actor::local_cli())
+            .await
+            .expect("add the test administrator");
+        let admin_token = token_issuer()
+            .issue(ADMIN, &[Role::Admin])
+            .expect("issue a token")
+            .access_token;
+        let entity_service = veil_entity_service::router(veil_entity_service::EntityState::new(
+            database.database.clone(),
+            platform.blobs.clone(),
+            JobService::new(platform.clone()),
+            veil_entity_service::RunSettings {
+                chunk_comparisons: 1_000_000,
+                max_candidates: 1_000_000,
+            },
+        ));
         let state = AppState {
             jobs: JobService::new(platform),
             redacted_config: Arc::from(REDACTED_CONFIG),
+            access: access.clone(),
+            protect_project_creation,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind an ephemeral port");
         let base = format!("http://{}", listener.local_addr().expect("local address"));
         let router = match limits {
-            Some(limits) => veil_server::router_with_limits(state, None, &limits),
-            None => veil_server::router(state),
+            Some(limits) => veil_server::router_with_limits(state, Some(entity_service), &limits),
+            None => veil_server::router_with_v1(state, Some(entity_service)),
         };
         let server = tokio::spawn(veil_server::serve(listener, router, shutdown.clone()));
 
+        let mut headers = reqwest::header::HeaderMap::new();
+        let bearer = format!("Bearer {admin_token}");
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            bearer.parse().expect("header value"),
+        );
         let http = reqwest::Client::builder()
             .timeout(PATIENCE)
+            .default_headers(headers)
             .build()
             .expect("build HTTP client");
         TestApp {
-            client: VeilClient::new(&base).expect("client for the test server"),
+            client: VeilClient::new(&base)
+                .expect("client for the test server")
+                .with_token(&admin_token),
             base,
             http,
             database,
+            access,
+            admin_token,
             shutdown,
             server,
             runner,

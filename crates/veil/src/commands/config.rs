@@ -7,7 +7,7 @@ use crate::cli::ConfigCommand;
 pub async fn run(command: ConfigCommand) -> anyhow::Result<()> {
     match command {
         ConfigCommand::Show { server } => {
-            print!("{}", client(&server.server)?.config().await?);
+            print!("{}", client(&server)?.config().await?);
         }
         ConfigCommand::Check { config } => {
             let config = crate::platform::load_config(config.as_deref())?;

@@ -74,6 +74,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let environment =
         HashMap::from([("VEIL_DATA_DIR".to_string(), data_dir.display().to_string())]);
     let mut config = veil_config::Config::load(None, &environment)?;
+    let admin_password = demo_admin_password(&files)?;
+    config.auth.first_admin = Some(veil_config::FirstAdmin {
+        name: DEMO_ADMIN.to_string(),
+        password: admin_password.clone().into(),
+    });
     let listen = args.listen.unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -90,7 +95,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let mut server_ended = None;
     let mut outcome = tokio::select! {
-        outcome = tour(&args, &server_url, &files) => outcome,
+        outcome = tour(&args, &server_url, &files, &admin_password) => outcome,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
         ended = &mut server => {
             let error = anyhow::anyhow!("the server stopped: {}", ended_reason(&ended));
@@ -129,10 +134,44 @@ fn ended_reason(ended: &Result<anyhow::Result<()>, tokio::task::JoinError>) -> S
     }
 }
 
+/// The demo's administrator, who reads the job behind the linkage run from the native API.
+const DEMO_ADMIN: &str = "demo-admin";
+
+/// The demo administrator's password: random, kept (owner-only) beside the demo's files so that a
+/// second demo on the same `--data-dir` can sign in again.
+fn demo_admin_password(files: &Path) -> anyhow::Result<String> {
+    let path = files.join("admin-password");
+    if let Ok(password) = std::fs::read_to_string(&path) {
+        return Ok(password.trim().to_string());
+    }
+    let password = veil_entity_service::tokens::generate();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("create {}", path.display()))?;
+    std::io::Write::write_all(&mut file, password.as_bytes())
+        .with_context(|| format!("write {}", path.display()))?;
+    Ok(password)
+}
+
 /// The demo proper, against the server at `server_url`.
-async fn tour(args: &DemoArgs, server_url: &str, files: &Path) -> anyhow::Result<()> {
+async fn tour(
+    args: &DemoArgs,
+    server_url: &str,
+    files: &Path,
+    admin_password: &str,
+) -> anyhow::Result<()> {
     let veil = VeilClient::new(server_url)?;
     wait_until_healthy(&veil).await?;
+    let tokens = veil
+        .login(DEMO_ADMIN, admin_password)
+        .await
+        .context("sign in as the demo administrator")?;
+    let access_token = tokens["access_token"].as_str().unwrap_or_default();
+    let veil = veil.with_token(access_token);
     let entity = EntityClient::new(server_url)?;
 
     println!(
@@ -320,6 +359,7 @@ async fn upload(
 async fn describe_run_job(veil: &VeilClient, run_id: &str) -> anyhow::Result<()> {
     let jobs = veil
         .list_jobs(&JobFilter {
+            owner: None,
             state: None,
             kind: Some(veil_entity_service::runs::RUN_JOB_KIND.to_string()),
             limit: Some(100),

@@ -30,8 +30,9 @@ pub async fn run(command: JobCommand) -> anyhow::Result<()> {
                 ),
                 None => None,
             };
-            let jobs = client(&server.server)?
+            let jobs = client(&server)?
                 .list_jobs(&JobFilter {
+                    owner: None,
                     state,
                     kind,
                     limit: Some(limit),
@@ -40,7 +41,7 @@ pub async fn run(command: JobCommand) -> anyhow::Result<()> {
             print!("{}", render_list(&jobs));
         }
         JobCommand::Describe { server, id, json } => {
-            let description = client(&server.server)?.describe_job(parse_id(&id)?).await?;
+            let description = client(&server)?.describe_job(parse_id(&id)?).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&description)?);
             } else {
@@ -48,7 +49,7 @@ pub async fn run(command: JobCommand) -> anyhow::Result<()> {
             }
         }
         JobCommand::Cancel { server, id } => {
-            let job = client(&server.server)?.cancel_job(parse_id(&id)?).await?;
+            let job = client(&server)?.cancel_job(parse_id(&id)?).await?;
             println!("job {} is {}", job.id, job.state);
         }
         JobCommand::Submit {
@@ -59,7 +60,7 @@ pub async fn run(command: JobCommand) -> anyhow::Result<()> {
         } => {
             let params: serde_json::Value = serde_json::from_str(&params)
                 .map_err(|err| UsageError(format!("--params is not valid JSON: {err}")))?;
-            let client = client(&server.server)?;
+            let client = client(&server)?;
             let job = client
                 .submit_job(&NewJob {
                     kind,

@@ -5,9 +5,11 @@ pub mod demo;
 pub mod dispatcher;
 mod job;
 pub mod link;
-mod process;
+pub mod login;
+pub(crate) mod process;
 pub mod selftest;
 pub mod task;
+pub mod user;
 
 use crate::cli::{Cli, Command};
 
@@ -31,10 +33,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Selftest(args) => selftest::run(args).await,
         Command::Dispatcher(args) => dispatcher::run(args).await,
         Command::Task(command) => task::run(command).await,
+        Command::User(command) => user::run(command).await,
+        Command::Audit(args) => user::audit(args).await,
+        Command::Login(args) => login::run(args).await,
     }
 }
 
-/// A client for `--server`, with a usage error for a bad URL.
-fn client(server: &str) -> anyhow::Result<veil_client::VeilClient> {
+/// A client for `--server` (with `--token`, when given), with a usage error for a bad URL.
+fn client(server: &crate::cli::ServerArgs) -> anyhow::Result<veil_client::VeilClient> {
+    let client = plain_client(&server.server)?;
+    Ok(match &server.token {
+        Some(token) => client.with_token(token.trim()),
+        None => client,
+    })
+}
+
+/// A client for a server URL, without a user token (the Entity Service API and probes).
+fn plain_client(server: &str) -> anyhow::Result<veil_client::VeilClient> {
     veil_client::VeilClient::new(server).map_err(|err| crate::UsageError(err.to_string()).into())
 }

@@ -26,6 +26,13 @@ pub(crate) fn load(process: &ProcessArgs) -> anyhow::Result<Config> {
     Ok(config)
 }
 
+/// Like [`load`], but logs only warnings: for one-shot commands whose output is their answer.
+pub(crate) fn load_quiet(process: &ProcessArgs) -> anyhow::Result<Config> {
+    let config = platform::load_config(process.config.as_deref())?;
+    crate::logging::init(config.log.format, "warn");
+    Ok(config)
+}
+
 /// Fires the returned token on SIGTERM or SIGINT.
 pub(crate) fn shutdown_on_signal() -> CancellationToken {
     let token = CancellationToken::new();
@@ -147,9 +154,13 @@ pub async fn serve_on(
         backends.platform.blobs.clone(),
         &shutdown,
     );
+    let access = crate::access::access_service(&config, &backends.database).await?;
+    crate::access::ensure_first_admin(&config, &access).await?;
     let state = veil_server::AppState {
         jobs,
         redacted_config: Arc::from(config.to_redacted_toml()),
+        access,
+        protect_project_creation: config.auth.protect_project_creation,
     };
     tracing::info!(
         listen = %config.server.listen,

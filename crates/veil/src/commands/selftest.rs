@@ -39,7 +39,7 @@ type Group = Vec<(u32, u32)>;
 /// Runs `veil selftest`.
 pub async fn run(args: SelftestArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let veil = super::client(&args.server)?;
+    let veil = super::plain_client(&args.server)?;
     let entity =
         EntityClient::new(&args.server).map_err(|err| crate::UsageError(err.to_string()))?;
     step("the server is healthy", health(&veil, &entity)).await?;

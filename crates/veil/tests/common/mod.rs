@@ -128,7 +128,37 @@ pub async fn wait_healthy(base: &str, timeout: Duration) -> bool {
     false
 }
 
-/// Starts `veil serve ARGS…` with `env`, logging to `log`, and waits until `base` answers `/healthz`.
+/// The administrator every test server creates on start (`auth.admin_user`).
+pub const ADMIN: &str = "test-admin";
+/// The administrator's password.
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+/// Signs in to the server at `base` as [`ADMIN`] and returns the access token.
+///
+/// # Panics
+/// When the login is refused.
+pub async fn admin_token(base: &str) -> String {
+    let client = veil_client::VeilClient::new(base).expect("a client");
+    let pair = client
+        .login(ADMIN, ADMIN_PASSWORD)
+        .await
+        .expect("the test administrator signs in");
+    pair["access_token"]
+        .as_str()
+        .expect("an access token")
+        .to_string()
+}
+
+/// A client of the native API at `base`, signed in as [`ADMIN`].
+pub async fn admin_client(base: &str) -> veil_client::VeilClient {
+    let token = admin_token(base).await;
+    veil_client::VeilClient::new(base)
+        .expect("a client")
+        .with_token(token)
+}
+
+/// Starts `veil serve ARGS…` with `env` (plus the test administrator), logging to `log`, and waits
+/// until `base` answers `/healthz`.
 ///
 /// # Panics
 /// When the server is not healthy within 30 s (the panic shows its log).
@@ -139,6 +169,9 @@ pub async fn start_server(
     log: &Path,
 ) -> Process {
     let mut command = veil(env);
+    command
+        .env("VEIL_ADMIN_USER", ADMIN)
+        .env("VEIL_ADMIN_PASSWORD", ADMIN_PASSWORD);
     command.arg("serve").args(args);
     let server = Process::spawn(command, log);
     assert!(

@@ -186,6 +186,12 @@ VEIL_* override, a writable data directory, then config.kubernetes.env on top.
 {{- else if or .Values.secrets.rootKey .Values.secrets.generateRootKey }}true{{ end }}
 {{- end }}
 
+{{- define "veil.hasAdminPassword" -}}
+{{- if .Values.secrets.existingSecret }}
+{{- if .Values.secrets.existingSecretHas.adminPassword }}true{{ end }}
+{{- else if .Values.secrets.adminPassword }}true{{ end }}
+{{- end }}
+
 {{- define "veil.hasS3Credentials" -}}
 {{- if .Values.secrets.existingSecret }}
 {{- if .Values.secrets.existingSecretHas.s3Credentials }}true{{ end }}
@@ -208,6 +214,12 @@ The secret keys a component mounts, as a list of [key, variable] pairs:
 {{- if include "veil.hasRootKey" $ctx }}
 {{- $files = append $files (list "root-key" "VEIL_ROOT_KEY_FILE") }}
 {{- end }}
+{{- if eq .component "hub" }}
+{{- $files = append $files (list "auth-token-key" "VEIL_AUTH_TOKEN_KEY_FILE") }}
+{{- if include "veil.hasAdminPassword" $ctx }}
+{{- $files = append $files (list "admin-password" "VEIL_ADMIN_PASSWORD_FILE") }}
+{{- end }}
+{{- end }}
 {{- if include "veil.hasS3Credentials" $ctx }}
 {{- $files = append $files (list "s3-access-key-id" "VEIL_S3_ACCESS_KEY_ID_FILE") }}
 {{- $files = append $files (list "s3-secret-access-key" "VEIL_S3_SECRET_ACCESS_KEY_FILE") }}
@@ -220,6 +232,10 @@ The secret keys a component mounts, as a list of [key, variable] pairs:
 {{- range $pair := include "veil.secretFiles" . | fromJsonArray }}
 - name: {{ index $pair 1 }}
   value: /etc/veil/secrets/{{ index $pair 0 }}
+{{- end }}
+{{- if and (eq .component "hub") (include "veil.hasAdminPassword" .ctx) }}
+- name: VEIL_ADMIN_USER
+  value: {{ .ctx.Values.secrets.adminUser | quote }}
 {{- end }}
 {{- with .extraEnv }}
 {{ toYaml . }}
