@@ -29,6 +29,7 @@
 //! assert!(fidelity(&table, &synthetic).unwrap().mean_column_score() > 0.8);
 //! ```
 
+mod analyse;
 mod copula;
 mod csv_io;
 mod error;
@@ -40,6 +41,12 @@ mod rare;
 mod stats;
 mod table;
 
+pub use analyse::{
+    analyse, auc, contingency_similarity, histogram_intersection, normalized_mutual_information,
+    render_html, AnalyseOptions, AnalysisReport, ColumnMatrix, ColumnReport, DcrHistogram,
+    DcrSummary, DistributionBin, PairMetric, PairTrend, PrivacyReport, QualityScores,
+    UtilityMetric, UtilityReport, OTHER_LABEL,
+};
 pub use copula::{
     CopulaColumn, CopulaMarginal, CopulaModel, CopulaOptions, CopulaSampler, COPULA_FORMAT_VERSION,
 };
