@@ -10,8 +10,9 @@
 //!    and flags identifier-like columns in a [`TableSchema`].
 //! 2. [`prepare`] drops excluded columns and generalises rare values (fewer
 //!    than `k` rows) into a [`PreparedTable`], reporting counts only.
-//! 3. A [`SynthModel`] (today the Gaussian copula, [`CopulaModel`]) is fitted
-//!    on it; models are serde data ([`AnyModel`] tags them by name).
+//! 3. A [`SynthModel`] (the Gaussian copula, [`CopulaModel`], or per-column
+//!    decision trees, [`CartModel`]) is fitted on it; models are serde data
+//!    ([`AnyModel`] tags them by name).
 //! 4. [`sample`] / [`sample_to_csv`] draw rows, identical for a seed whatever
 //!    the thread count; [`fidelity`] scores them against the real table.
 //!
@@ -30,9 +31,13 @@
 //! ```
 
 mod analyse;
+mod cart;
+mod cart_sample;
+mod cart_tree;
 mod copula;
 mod csv_io;
 mod error;
+mod fingerprint;
 mod infer;
 mod marginal;
 mod metrics;
@@ -47,6 +52,11 @@ pub use analyse::{
     DcrSummary, DistributionBin, PairMetric, PairTrend, PrivacyReport, QualityScores,
     UtilityMetric, UtilityReport, OTHER_LABEL,
 };
+pub use cart::{
+    CartColumn, CartColumnKind, CartModel, CartOptions, CartSampler, CartSmoothing, CartTree,
+    CART_FORMAT_VERSION, MAX_ROW_ATTEMPTS,
+};
+pub use cart_tree::CartNode;
 pub use copula::{
     CopulaColumn, CopulaMarginal, CopulaModel, CopulaOptions, CopulaSampler, COPULA_FORMAT_VERSION,
 };

@@ -16,6 +16,7 @@ use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::cart::{CartModel, CartOptions, CartSampler};
 use crate::copula::{CopulaModel, CopulaOptions, CopulaSampler};
 use crate::csv_io::CsvTableWriter;
 use crate::error::{Result, SynthError};
@@ -118,6 +119,8 @@ pub fn sample_to_csv<M: SynthModel, W: Write>(
 pub enum ModelSpec {
     /// [`CopulaModel`].
     GaussianCopula(CopulaOptions),
+    /// [`CartModel`].
+    Cart(CartOptions),
 }
 
 impl ModelSpec {
@@ -127,6 +130,7 @@ impl ModelSpec {
             ModelSpec::GaussianCopula(options) => {
                 Ok(AnyModel::GaussianCopula(CopulaModel::fit(table, options)?))
             }
+            ModelSpec::Cart(options) => Ok(AnyModel::Cart(CartModel::fit(table, options)?)),
         }
     }
 }
@@ -137,6 +141,8 @@ impl ModelSpec {
 pub enum AnyModel {
     /// A Gaussian copula.
     GaussianCopula(CopulaModel),
+    /// Sequential decision trees.
+    Cart(CartModel),
 }
 
 impl AnyModel {
@@ -159,18 +165,22 @@ impl AnyModel {
 pub enum AnySampler {
     /// A Gaussian copula's sampler.
     GaussianCopula(CopulaSampler),
+    /// A cart model's sampler.
+    Cart(CartSampler),
 }
 
 impl ChunkSampler for AnySampler {
     fn column_names(&self) -> Vec<String> {
         match self {
             AnySampler::GaussianCopula(sampler) => sampler.column_names(),
+            AnySampler::Cart(sampler) => sampler.column_names(),
         }
     }
 
     fn sample_chunk(&self, rows: usize, rng: &mut ChaCha8Rng) -> Result<Table> {
         match self {
             AnySampler::GaussianCopula(sampler) => sampler.sample_chunk(rows, rng),
+            AnySampler::Cart(sampler) => sampler.sample_chunk(rows, rng),
         }
     }
 }
@@ -186,6 +196,7 @@ impl SynthModel for AnyModel {
     fn sampler(&self) -> Result<AnySampler> {
         match self {
             AnyModel::GaussianCopula(model) => Ok(AnySampler::GaussianCopula(model.sampler()?)),
+            AnyModel::Cart(model) => Ok(AnySampler::Cart(model.sampler()?)),
         }
     }
 }
