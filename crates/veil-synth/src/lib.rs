@@ -12,6 +12,8 @@
 //!    than `k` rows) into a [`PreparedTable`], reporting counts only.
 //! 3. A [`SynthModel`] (today the Gaussian copula, [`CopulaModel`]) is fitted
 //!    on it; models are serde data ([`AnyModel`] tags them by name).
+//!    [`BayesNetModel`] (`bayes-net`) is a Bayesian network fitted with
+//!    ε-differential privacy.
 //! 4. [`sample`] / [`sample_to_csv`] draw rows, identical for a seed whatever
 //!    the thread count; [`fidelity`] scores them against the real table.
 //!
@@ -29,6 +31,7 @@
 //! assert!(fidelity(&table, &synthetic).unwrap().mean_column_score() > 0.8);
 //! ```
 
+mod bayes;
 mod copula;
 mod csv_io;
 mod error;
@@ -40,6 +43,10 @@ mod rare;
 mod stats;
 mod table;
 
+pub use bayes::{
+    BayesColumn, BayesDomain, BayesNetModel, BayesNetOptions, BayesNetSampler, BayesNode, BinCell,
+    NumericBin, PrivacyAccount, BAYES_NET_FORMAT_VERSION,
+};
 pub use copula::{
     CopulaColumn, CopulaMarginal, CopulaModel, CopulaOptions, CopulaSampler, COPULA_FORMAT_VERSION,
 };

@@ -16,6 +16,7 @@ use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::bayes::{BayesNetModel, BayesNetOptions, BayesNetSampler};
 use crate::copula::{CopulaModel, CopulaOptions, CopulaSampler};
 use crate::csv_io::CsvTableWriter;
 use crate::error::{Result, SynthError};
@@ -118,6 +119,8 @@ pub fn sample_to_csv<M: SynthModel, W: Write>(
 pub enum ModelSpec {
     /// [`CopulaModel`].
     GaussianCopula(CopulaOptions),
+    /// [`BayesNetModel`].
+    BayesNet(BayesNetOptions),
 }
 
 impl ModelSpec {
@@ -126,6 +129,9 @@ impl ModelSpec {
         match self {
             ModelSpec::GaussianCopula(options) => {
                 Ok(AnyModel::GaussianCopula(CopulaModel::fit(table, options)?))
+            }
+            ModelSpec::BayesNet(options) => {
+                Ok(AnyModel::BayesNet(BayesNetModel::fit(table, options)?))
             }
         }
     }
@@ -137,6 +143,8 @@ impl ModelSpec {
 pub enum AnyModel {
     /// A Gaussian copula.
     GaussianCopula(CopulaModel),
+    /// A differentially private Bayesian network.
+    BayesNet(BayesNetModel),
 }
 
 impl AnyModel {
@@ -159,18 +167,22 @@ impl AnyModel {
 pub enum AnySampler {
     /// A Gaussian copula's sampler.
     GaussianCopula(CopulaSampler),
+    /// A Bayesian network's sampler.
+    BayesNet(BayesNetSampler),
 }
 
 impl ChunkSampler for AnySampler {
     fn column_names(&self) -> Vec<String> {
         match self {
             AnySampler::GaussianCopula(sampler) => sampler.column_names(),
+            AnySampler::BayesNet(sampler) => sampler.column_names(),
         }
     }
 
     fn sample_chunk(&self, rows: usize, rng: &mut ChaCha8Rng) -> Result<Table> {
         match self {
             AnySampler::GaussianCopula(sampler) => sampler.sample_chunk(rows, rng),
+            AnySampler::BayesNet(sampler) => sampler.sample_chunk(rows, rng),
         }
     }
 }
@@ -186,6 +198,7 @@ impl SynthModel for AnyModel {
     fn sampler(&self) -> Result<AnySampler> {
         match self {
             AnyModel::GaussianCopula(model) => Ok(AnySampler::GaussianCopula(model.sampler()?)),
+            AnyModel::BayesNet(model) => Ok(AnySampler::BayesNet(model.sampler()?)),
         }
     }
 }
