@@ -10,9 +10,10 @@
 //!    and flags identifier-like columns in a [`TableSchema`].
 //! 2. [`prepare`] drops excluded columns and generalises rare values (fewer
 //!    than `k` rows) into a [`PreparedTable`], reporting counts only.
-//! 3. A [`SynthModel`] (the Gaussian copula, [`CopulaModel`], or per-column
-//!    decision trees, [`CartModel`]) is fitted on it; models are serde data
-//!    ([`AnyModel`] tags them by name).
+//! 3. A [`SynthModel`] is fitted on it: the Gaussian copula ([`CopulaModel`],
+//!    `gaussian-copula`), per-column decision trees ([`CartModel`], `cart`) or
+//!    a Bayesian network fitted with ε-differential privacy ([`BayesNetModel`],
+//!    `bayes-net`); models are serde data ([`AnyModel`] tags them by name).
 //! 4. [`sample`] / [`sample_to_csv`] draw rows, identical for a seed whatever
 //!    the thread count; [`fidelity`] scores them against the real table.
 //!
@@ -34,6 +35,7 @@ mod analyse;
 mod cart;
 mod cart_sample;
 mod cart_tree;
+mod bayes;
 mod copula;
 mod csv_io;
 mod error;
@@ -57,6 +59,10 @@ pub use cart::{
     CART_FORMAT_VERSION, MAX_ROW_ATTEMPTS,
 };
 pub use cart_tree::CartNode;
+pub use bayes::{
+    BayesColumn, BayesDomain, BayesNetModel, BayesNetOptions, BayesNetSampler, BayesNode, BinCell,
+    NumericBin, PrivacyAccount, BAYES_NET_FORMAT_VERSION,
+};
 pub use copula::{
     CopulaColumn, CopulaMarginal, CopulaModel, CopulaOptions, CopulaSampler, COPULA_FORMAT_VERSION,
 };

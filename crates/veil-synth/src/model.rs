@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::cart::{CartModel, CartOptions, CartSampler};
+use crate::bayes::{BayesNetModel, BayesNetOptions, BayesNetSampler};
 use crate::copula::{CopulaModel, CopulaOptions, CopulaSampler};
 use crate::csv_io::CsvTableWriter;
 use crate::error::{Result, SynthError};
@@ -121,6 +122,8 @@ pub enum ModelSpec {
     GaussianCopula(CopulaOptions),
     /// [`CartModel`].
     Cart(CartOptions),
+    /// [`BayesNetModel`].
+    BayesNet(BayesNetOptions),
 }
 
 impl ModelSpec {
@@ -131,6 +134,9 @@ impl ModelSpec {
                 Ok(AnyModel::GaussianCopula(CopulaModel::fit(table, options)?))
             }
             ModelSpec::Cart(options) => Ok(AnyModel::Cart(CartModel::fit(table, options)?)),
+            ModelSpec::BayesNet(options) => {
+                Ok(AnyModel::BayesNet(BayesNetModel::fit(table, options)?))
+            }
         }
     }
 }
@@ -143,6 +149,8 @@ pub enum AnyModel {
     GaussianCopula(CopulaModel),
     /// Sequential decision trees.
     Cart(CartModel),
+    /// A differentially private Bayesian network.
+    BayesNet(BayesNetModel),
 }
 
 impl AnyModel {
@@ -167,6 +175,8 @@ pub enum AnySampler {
     GaussianCopula(CopulaSampler),
     /// A cart model's sampler.
     Cart(CartSampler),
+    /// A Bayesian network's sampler.
+    BayesNet(BayesNetSampler),
 }
 
 impl ChunkSampler for AnySampler {
@@ -174,6 +184,7 @@ impl ChunkSampler for AnySampler {
         match self {
             AnySampler::GaussianCopula(sampler) => sampler.column_names(),
             AnySampler::Cart(sampler) => sampler.column_names(),
+            AnySampler::BayesNet(sampler) => sampler.column_names(),
         }
     }
 
@@ -181,6 +192,7 @@ impl ChunkSampler for AnySampler {
         match self {
             AnySampler::GaussianCopula(sampler) => sampler.sample_chunk(rows, rng),
             AnySampler::Cart(sampler) => sampler.sample_chunk(rows, rng),
+            AnySampler::BayesNet(sampler) => sampler.sample_chunk(rows, rng),
         }
     }
 }
@@ -197,6 +209,7 @@ impl SynthModel for AnyModel {
         match self {
             AnyModel::GaussianCopula(model) => Ok(AnySampler::GaussianCopula(model.sampler()?)),
             AnyModel::Cart(model) => Ok(AnySampler::Cart(model.sampler()?)),
+            AnyModel::BayesNet(model) => Ok(AnySampler::BayesNet(model.sampler()?)),
         }
     }
 }
