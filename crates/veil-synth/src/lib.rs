@@ -32,10 +32,10 @@
 //! ```
 
 mod analyse;
+mod bayes;
 mod cart;
 mod cart_sample;
 mod cart_tree;
-mod bayes;
 mod copula;
 mod csv_io;
 mod error;
@@ -54,15 +54,15 @@ pub use analyse::{
     DcrSummary, DistributionBin, PairMetric, PairTrend, PrivacyReport, QualityScores,
     UtilityMetric, UtilityReport, OTHER_LABEL,
 };
+pub use bayes::{
+    BayesColumn, BayesDomain, BayesNetModel, BayesNetOptions, BayesNetSampler, BayesNode, BinCell,
+    NumericBin, PrivacyAccount, BAYES_NET_FORMAT_VERSION,
+};
 pub use cart::{
     CartColumn, CartColumnKind, CartModel, CartOptions, CartSampler, CartSmoothing, CartTree,
     CART_FORMAT_VERSION, MAX_ROW_ATTEMPTS,
 };
 pub use cart_tree::CartNode;
-pub use bayes::{
-    BayesColumn, BayesDomain, BayesNetModel, BayesNetOptions, BayesNetSampler, BayesNode, BinCell,
-    NumericBin, PrivacyAccount, BAYES_NET_FORMAT_VERSION,
-};
 pub use copula::{
     CopulaColumn, CopulaMarginal, CopulaModel, CopulaOptions, CopulaSampler, COPULA_FORMAT_VERSION,
 };

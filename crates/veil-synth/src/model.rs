@@ -16,8 +16,8 @@ use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::cart::{CartModel, CartOptions, CartSampler};
 use crate::bayes::{BayesNetModel, BayesNetOptions, BayesNetSampler};
+use crate::cart::{CartModel, CartOptions, CartSampler};
 use crate::copula::{CopulaModel, CopulaOptions, CopulaSampler};
 use crate::csv_io::CsvTableWriter;
 use crate::error::{Result, SynthError};
