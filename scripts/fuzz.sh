@@ -18,7 +18,7 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(clk_upload_json clk_files linkage_schema blocking_schema config_file task_message)
+  targets=(clk_upload_json clk_files linkage_schema blocking_schema config_file task_message sealed_envelope)
 fi
 cache="${VEIL_CI_CACHE:-$HOME/.cache/veil-ci}"
 export CARGO_TARGET_DIR="${VEIL_FUZZ_TARGET_DIR:-$cache/target-fuzz}"

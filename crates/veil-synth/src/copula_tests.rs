@@ -85,7 +85,9 @@ fn json_round_trip_and_format_checks() {
         "{}",
         &json[..80]
     );
-    let AnyModel::GaussianCopula(back) = AnyModel::from_json(&json).unwrap();
+    let AnyModel::GaussianCopula(back) = AnyModel::from_json(&json).unwrap() else {
+        panic!("a copula was read")
+    };
     assert_eq!(back, model);
 
     let future = json.replace(r#""format_version":1"#, r#""format_version":2"#);

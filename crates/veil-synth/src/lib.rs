@@ -10,8 +10,10 @@
 //!    and flags identifier-like columns in a [`TableSchema`].
 //! 2. [`prepare`] drops excluded columns and generalises rare values (fewer
 //!    than `k` rows) into a [`PreparedTable`], reporting counts only.
-//! 3. A [`SynthModel`] (today the Gaussian copula, [`CopulaModel`]) is fitted
-//!    on it; models are serde data ([`AnyModel`] tags them by name).
+//! 3. A [`SynthModel`] is fitted on it: the Gaussian copula ([`CopulaModel`],
+//!    `gaussian-copula`), per-column decision trees ([`CartModel`], `cart`) or
+//!    a Bayesian network fitted with ε-differential privacy ([`BayesNetModel`],
+//!    `bayes-net`); models are serde data ([`AnyModel`] tags them by name).
 //! 4. [`sample`] / [`sample_to_csv`] draw rows, identical for a seed whatever
 //!    the thread count; [`fidelity`] scores them against the real table.
 //!
@@ -29,9 +31,15 @@
 //! assert!(fidelity(&table, &synthetic).unwrap().mean_column_score() > 0.8);
 //! ```
 
+mod analyse;
+mod bayes;
+mod cart;
+mod cart_sample;
+mod cart_tree;
 mod copula;
 mod csv_io;
 mod error;
+mod fingerprint;
 mod infer;
 mod marginal;
 mod metrics;
@@ -40,6 +48,21 @@ mod rare;
 mod stats;
 mod table;
 
+pub use analyse::{
+    analyse, auc, contingency_similarity, histogram_intersection, normalized_mutual_information,
+    render_html, AnalyseOptions, AnalysisReport, ColumnMatrix, ColumnReport, DcrHistogram,
+    DcrSummary, DistributionBin, PairMetric, PairTrend, PrivacyReport, QualityScores,
+    UtilityMetric, UtilityReport, OTHER_LABEL,
+};
+pub use bayes::{
+    BayesColumn, BayesDomain, BayesNetModel, BayesNetOptions, BayesNetSampler, BayesNode, BinCell,
+    NumericBin, PrivacyAccount, BAYES_NET_FORMAT_VERSION,
+};
+pub use cart::{
+    CartColumn, CartColumnKind, CartModel, CartOptions, CartSampler, CartSmoothing, CartTree,
+    CART_FORMAT_VERSION, MAX_ROW_ATTEMPTS,
+};
+pub use cart_tree::CartNode;
 pub use copula::{
     CopulaColumn, CopulaMarginal, CopulaModel, CopulaOptions, CopulaSampler, COPULA_FORMAT_VERSION,
 };

@@ -16,6 +16,8 @@ use rayon::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::bayes::{BayesNetModel, BayesNetOptions, BayesNetSampler};
+use crate::cart::{CartModel, CartOptions, CartSampler};
 use crate::copula::{CopulaModel, CopulaOptions, CopulaSampler};
 use crate::csv_io::CsvTableWriter;
 use crate::error::{Result, SynthError};
@@ -118,6 +120,10 @@ pub fn sample_to_csv<M: SynthModel, W: Write>(
 pub enum ModelSpec {
     /// [`CopulaModel`].
     GaussianCopula(CopulaOptions),
+    /// [`CartModel`].
+    Cart(CartOptions),
+    /// [`BayesNetModel`].
+    BayesNet(BayesNetOptions),
 }
 
 impl ModelSpec {
@@ -126,6 +132,10 @@ impl ModelSpec {
         match self {
             ModelSpec::GaussianCopula(options) => {
                 Ok(AnyModel::GaussianCopula(CopulaModel::fit(table, options)?))
+            }
+            ModelSpec::Cart(options) => Ok(AnyModel::Cart(CartModel::fit(table, options)?)),
+            ModelSpec::BayesNet(options) => {
+                Ok(AnyModel::BayesNet(BayesNetModel::fit(table, options)?))
             }
         }
     }
@@ -137,6 +147,10 @@ impl ModelSpec {
 pub enum AnyModel {
     /// A Gaussian copula.
     GaussianCopula(CopulaModel),
+    /// Sequential decision trees.
+    Cart(CartModel),
+    /// A differentially private Bayesian network.
+    BayesNet(BayesNetModel),
 }
 
 impl AnyModel {
@@ -159,18 +173,26 @@ impl AnyModel {
 pub enum AnySampler {
     /// A Gaussian copula's sampler.
     GaussianCopula(CopulaSampler),
+    /// A cart model's sampler.
+    Cart(CartSampler),
+    /// A Bayesian network's sampler.
+    BayesNet(BayesNetSampler),
 }
 
 impl ChunkSampler for AnySampler {
     fn column_names(&self) -> Vec<String> {
         match self {
             AnySampler::GaussianCopula(sampler) => sampler.column_names(),
+            AnySampler::Cart(sampler) => sampler.column_names(),
+            AnySampler::BayesNet(sampler) => sampler.column_names(),
         }
     }
 
     fn sample_chunk(&self, rows: usize, rng: &mut ChaCha8Rng) -> Result<Table> {
         match self {
             AnySampler::GaussianCopula(sampler) => sampler.sample_chunk(rows, rng),
+            AnySampler::Cart(sampler) => sampler.sample_chunk(rows, rng),
+            AnySampler::BayesNet(sampler) => sampler.sample_chunk(rows, rng),
         }
     }
 }
@@ -186,6 +208,8 @@ impl SynthModel for AnyModel {
     fn sampler(&self) -> Result<AnySampler> {
         match self {
             AnyModel::GaussianCopula(model) => Ok(AnySampler::GaussianCopula(model.sampler()?)),
+            AnyModel::Cart(model) => Ok(AnySampler::Cart(model.sampler()?)),
+            AnyModel::BayesNet(model) => Ok(AnySampler::BayesNet(model.sampler()?)),
         }
     }
 }

@@ -165,7 +165,9 @@ fn numeric_marginals_store_no_extreme_value() {
         !json.contains(&format!("{max:.1}")) && !json.contains(&format!("{max}")),
         "{max}"
     );
-    let AnyModel::GaussianCopula(copula) = model;
+    let AnyModel::GaussianCopula(copula) = model else {
+        panic!("a copula was fitted")
+    };
     let age = copula.columns.iter().find(|c| c.name == "age").unwrap();
     let veil_synth::CopulaMarginal::Integer { knots: Some(knots) } = &age.marginal else {
         panic!("age is an integer")
@@ -251,7 +253,9 @@ fn synthetic_adult_is_close_to_the_real_table() {
     );
     assert!(correlation >= 0.95, "{correlation}");
 
-    let AnyModel::GaussianCopula(mut independent) = model;
+    let AnyModel::GaussianCopula(mut independent) = model else {
+        panic!("a copula was fitted")
+    };
     for (row, values) in independent.correlation.iter_mut().enumerate() {
         for (column, value) in values.iter_mut().enumerate() {
             *value = if row == column { 1.0 } else { 0.0 };
