@@ -21,5 +21,7 @@ mod errors;
 mod jobs;
 #[path = "api/limits.rs"]
 mod limits;
+#[path = "api/oidc.rs"]
+mod oidc;
 #[path = "api/ops.rs"]
 mod ops;

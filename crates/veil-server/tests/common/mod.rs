@@ -85,7 +85,15 @@ impl TestApp {
     /// The app with its workers on a fresh SQLite database, creating Entity Service projects only
     /// with an analyst's token (`auth.protect_project_creation`).
     pub async fn start_protected() -> TestApp {
-        let mut app = TestApp::launch_with(fresh_sqlite().await, None, true).await;
+        let mut app = TestApp::launch_with(fresh_sqlite().await, None, true, None).await;
+        app.start_workers();
+        app
+    }
+
+    /// The app with its workers on a fresh SQLite database, accepting the tokens `oidc` verifies.
+    pub async fn start_with_oidc(oidc: veil_auth::OidcVerifier) -> TestApp {
+        let database = fresh_sqlite().await;
+        let mut app = TestApp::launch_with(database, None, false, Some(Arc::new(oidc))).await;
         app.start_workers();
         app
     }
@@ -103,7 +111,7 @@ impl TestApp {
     }
 
     async fn launch(database: TestDatabase, limits: Option<Limits>) -> TestApp {
-        TestApp::launch_with(database, limits, false).await
+        TestApp::launch_with(database, limits, false, None).await
     }
 
     /// The app with its workers on a fresh SQLite database and Entity-Service-style options.
@@ -111,6 +119,7 @@ impl TestApp {
         database: TestDatabase,
         limits: Option<Limits>,
         protect_project_creation: bool,
+        oidc: Option<Arc<veil_auth::OidcVerifier>>,
     ) -> TestApp {
         let settings = QueueSettings {
             backoff_base: Duration::from_millis(20),
@@ -129,7 +138,7 @@ impl TestApp {
         let access = AccessService::new(
             database.database.access_store(),
             Arc::new(token_issuer()),
-            None,
+            oidc,
         );
         access
             .add_user(ADMIN, PASSWORD, &[Role::Admin], &Actor::local_cli())
