@@ -4,9 +4,11 @@ mod config;
 pub mod demo;
 pub mod dispatcher;
 mod job;
+pub mod keygen;
 pub mod link;
 mod process;
 pub mod selftest;
+pub mod synth;
 pub mod task;
 
 use crate::cli::{Cli, Command};
@@ -27,6 +29,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Job(command) => job::run(command).await,
         Command::Config(command) => config::run(command).await,
         Command::Link(command) => link::run(command).await,
+        Command::Keygen(args) => keygen::run(args),
+        Command::Synth(command) => synth::run(command).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Selftest(args) => selftest::run(args).await,
         Command::Dispatcher(args) => dispatcher::run(args).await,
