@@ -111,7 +111,7 @@ fn progress_bar(rows: usize) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(Some(rows as u64), ProgressDrawTarget::stderr());
     if let Ok(style) = ProgressStyle::with_template(
-        "generating {bar:40} {human_pos}/{human_len} rows ({per_sec}, {eta} left)",
+        "generating {bar:40} {human_pos}/{human_len} rows ({elapsed} elapsed, {eta} left)",
     ) {
         bar.set_style(style);
     }
