@@ -144,6 +144,43 @@ fn bad_train_arguments_are_named() {
 }
 
 #[test]
+fn an_output_never_replaces_an_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path(), "root.key");
+    let model = trained_model(dir.path(), &key);
+    let sealed = std::fs::read(&model).unwrap();
+    let result = run(&[
+        "synth",
+        "generate",
+        s(&model),
+        "--rows",
+        "10",
+        "-o",
+        s(&model),
+        "--root-key-file",
+        s(&key),
+    ]);
+    assert_usage_error(&result, &["model.veil", "would replace the input"]);
+    assert_eq!(std::fs::read(&model).unwrap(), sealed);
+    let data = dir.path().join("data.csv");
+    std::fs::copy(ADULT, &data).unwrap();
+    let result = run(&[
+        "synth",
+        "train",
+        s(&data),
+        "--model",
+        "cart",
+        "-o",
+        s(&data),
+        "--root-key-file",
+        s(&key),
+    ]);
+    assert_usage_error(&result, &["data.csv", "would replace the input"]);
+    assert_eq!(std::fs::read(&data).unwrap(), std::fs::read(ADULT).unwrap());
+    assert_eq!(entries(dir.path()), ["data.csv", "model.veil", "root.key"]);
+}
+
+#[test]
 fn keygen_never_overwrites_a_file() {
     let dir = tempfile::tempdir().unwrap();
     let existing = dir.path().join("root.key");

@@ -9,7 +9,7 @@ use veil_synth::{
     ReadOptions, SynthError, Table, UtilityMetric, DEFAULT_MIN_ROWS,
 };
 
-use super::{check_output_directory, plural, read_csv_file, synth_input_error};
+use super::{check_distinct, check_output_directory, plural, read_csv_file, synth_input_error};
 use crate::commands::link::files::AtomicFile;
 use crate::UsageError;
 
@@ -55,9 +55,20 @@ pub fn run(args: AnalyseArgs) -> anyhow::Result<()> {
     if args.min_rows == 0 {
         return Err(UsageError("--min-rows must be at least 1".into()).into());
     }
+    let mut inputs = vec![args.real.as_path(), args.synthetic.as_path()];
+    inputs.extend(args.holdout.as_deref());
     check_output_directory(&args.output)?;
+    check_distinct(&args.output, &inputs)?;
     if let Some(json) = &args.json {
         check_output_directory(json)?;
+        check_distinct(json, &inputs)?;
+        if json == &args.output {
+            return Err(UsageError(format!(
+                "{}: given as both the HTML and the JSON output",
+                json.display()
+            ))
+            .into());
+        }
     }
     let raw_synthetic = read_csv_file(&args.synthetic)?;
     let names = raw_synthetic.names.clone();

@@ -9,7 +9,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use veil_seal::read_sealed_file;
 use veil_synth::{sample_to_csv, AnyModel};
 
-use super::{check_output_directory, plural, seal_error_in, KeyArgs, MODEL_CONTEXT};
+use super::{
+    check_distinct, check_output_directory, plural, seal_error_in, KeyArgs, MODEL_CONTEXT,
+};
 use crate::commands::link::files::AtomicFile;
 use crate::UsageError;
 
@@ -65,6 +67,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
     }
     let ring = args.key.ring()?;
     check_output_directory(&args.output)?;
+    check_distinct(&args.output, &[&args.model])?;
     let plaintext = zeroize::Zeroizing::new(
         read_sealed_file(&args.model, &ring, MODEL_CONTEXT)
             .map_err(|error| seal_error_in(&args.model, error))?,

@@ -129,6 +129,25 @@ fn check_output_directory(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Fails with a usage error when `output` is one of the `inputs` (the same file under any
+/// name), so an input such as the private data or the model is never replaced by an output.
+fn check_distinct(output: &Path, inputs: &[&Path]) -> anyhow::Result<()> {
+    let Ok(target) = output.canonicalize() else {
+        return Ok(()); // The output does not exist yet, so it is no input.
+    };
+    for input in inputs {
+        if input.canonicalize().is_ok_and(|input| input == target) {
+            return Err(UsageError(format!(
+                "{}: the output would replace the input {}; choose another output path",
+                output.display(),
+                input.display()
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
 /// "1 row", "2 rows".
 fn plural(count: usize, noun: &str) -> String {
     if count == 1 {

@@ -11,8 +11,8 @@ use veil_synth::{
 };
 
 use super::{
-    check_output_directory, plural, read_csv_file, seal_error_in, synth_input_error, KeyArgs,
-    MODEL_CONTEXT,
+    check_distinct, check_output_directory, plural, read_csv_file, seal_error_in,
+    synth_input_error, KeyArgs, MODEL_CONTEXT,
 };
 use crate::UsageError;
 
@@ -172,6 +172,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let ring = args.key.ring()?;
     let spec = model_spec(&args)?;
     check_output_directory(&args.output)?;
+    check_distinct(&args.output, &[&args.input])?;
     let input = &args.input;
     let raw = read_csv_file(input)?;
     let read_options = ReadOptions {
