@@ -79,6 +79,11 @@ pub enum Command {
     /// Record linkage on local files: encode, block, compare, solve, evaluate, generate test data.
     #[command(subcommand)]
     Link(crate::commands::link::LinkCommand),
+    /// Create a root key file for sealing synthetic-data models.
+    Keygen(crate::commands::keygen::KeygenArgs),
+    /// Synthetic data on local files: train a sealed model, generate rows, analyse them.
+    #[command(subcommand)]
+    Synth(crate::commands::synth::SynthCommand),
     /// Try Veil in one command: a local server, two generated datasets linked through the Entity
     /// Service API, the matching quality and the job behind it.
     Demo(crate::commands::demo::DemoArgs),

@@ -4,10 +4,12 @@ mod config;
 pub mod demo;
 pub mod dispatcher;
 mod job;
+pub mod keygen;
 pub mod link;
 pub mod login;
 pub(crate) mod process;
 pub mod selftest;
+pub mod synth;
 pub mod task;
 pub mod user;
 
@@ -29,6 +31,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Job(command) => job::run(command).await,
         Command::Config(command) => config::run(command).await,
         Command::Link(command) => link::run(command).await,
+        Command::Keygen(args) => keygen::run(args),
+        Command::Synth(command) => synth::run(command).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Selftest(args) => selftest::run(args).await,
         Command::Dispatcher(args) => dispatcher::run(args).await,

@@ -10,7 +10,7 @@ use tempfile::NamedTempFile;
 use super::usage;
 
 /// Opens an input file; failure is a usage error naming it.
-pub(super) fn open_input(path: &Path) -> anyhow::Result<File> {
+pub(crate) fn open_input(path: &Path) -> anyhow::Result<File> {
     let file = File::open(path).map_err(|err| usage(format!("{}: {err}", path.display())))?;
     // Opening a directory succeeds on Unix; reading it fails later with a vaguer message.
     if file.metadata().is_ok_and(|meta| meta.is_dir()) {
@@ -20,14 +20,14 @@ pub(super) fn open_input(path: &Path) -> anyhow::Result<File> {
 }
 
 /// A library error about an input file, as a usage error naming the file.
-pub(super) fn bad_input(path: &Path, err: impl std::fmt::Display) -> anyhow::Error {
+pub(crate) fn bad_input(path: &Path, err: impl std::fmt::Display) -> anyhow::Error {
     usage(format!("{}: {err}", path.display()))
 }
 
 /// Writes `path` atomically: `write` fills a temporary file created beside `path` (so the
 /// rename stays on one file system), which then replaces `path`. When `write` fails, the
 /// temporary file is removed and an existing `path` is left untouched.
-pub(super) fn write_atomically<T>(
+pub(crate) fn write_atomically<T>(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
@@ -42,14 +42,14 @@ pub(super) fn write_atomically<T>(
 ///
 /// A new file is readable and writable by its owner only (outputs may hold CLKs); a replaced
 /// file keeps its permissions.
-pub(super) struct AtomicFile {
+pub(crate) struct AtomicFile {
     path: PathBuf,
     writer: BufWriter<NamedTempFile>,
 }
 
 impl AtomicFile {
     /// Creates the temporary file beside `path`; failure is a usage error naming `path`.
-    pub(super) fn create(path: &Path) -> anyhow::Result<AtomicFile> {
+    pub(crate) fn create(path: &Path) -> anyhow::Result<AtomicFile> {
         let parent = match path.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent,
             _ => Path::new("."),
@@ -85,12 +85,12 @@ impl AtomicFile {
     }
 
     /// Where the data goes until [`AtomicFile::commit`].
-    pub(super) fn writer(&mut self) -> &mut dyn Write {
+    pub(crate) fn writer(&mut self) -> &mut dyn Write {
         &mut self.writer
     }
 
     /// Flushes, syncs and renames the temporary file to the final path.
-    pub(super) fn commit(self) -> anyhow::Result<()> {
+    pub(crate) fn commit(self) -> anyhow::Result<()> {
         let path = self.path;
         let cannot_write =
             |err: std::io::Error| anyhow::anyhow!("{}: cannot write: {err}", path.display());

@@ -20,7 +20,7 @@ mod block;
 mod compare;
 mod encode;
 mod eval;
-mod files;
+pub(crate) mod files;
 mod gen;
 pub mod project;
 pub(crate) mod project_results;
@@ -73,7 +73,7 @@ async fn blocking(
 }
 
 /// A usage error (exit code 2) as an `anyhow` error.
-fn usage(message: impl Into<String>) -> anyhow::Error {
+pub(crate) fn usage(message: impl Into<String>) -> anyhow::Error {
     UsageError(message.into()).into()
 }
 

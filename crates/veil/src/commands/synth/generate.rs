@@ -1,0 +1,148 @@
+//! `veil synth generate`: sealed model → synthetic CSV.
+
+use std::io::{IsTerminal as _, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use veil_seal::read_sealed_file;
+use veil_synth::{sample_to_csv, AnyModel};
+
+use super::{
+    check_distinct, check_output_directory, plural, seal_error_in, KeyArgs, MODEL_CONTEXT,
+};
+use crate::commands::link::files::AtomicFile;
+use crate::UsageError;
+
+/// Below this many rows no progress bar is shown: sampling is over in a moment.
+const PROGRESS_MIN_ROWS: usize = 100_000;
+
+/// Arguments of `veil synth generate`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+The output is CSV only (a header row, then one row per synthetic record, columns as the model \
+was trained). The rows depend only on the model and --seed, never on the number of threads: \
+the same model and seed give a byte-identical file. The model is opened with the root key ring \
+(--root-key-file, VEIL_ROOT_KEY_FILE or VEIL_ROOT_KEY); a wrong key, or a corrupt or unsealed \
+model, is an error and no output is written.")]
+pub struct GenerateArgs {
+    /// The sealed model, from `veil synth train`.
+    #[arg(value_name = "MODEL")]
+    pub model: PathBuf,
+    /// How many rows to generate.
+    #[arg(long, value_name = "N", value_parser = parse_rows)]
+    pub rows: usize,
+    /// Seed of the sampling: the same model and seed give the same rows.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+    /// Where to write the synthetic rows (CSV only).
+    #[arg(short = 'o', long = "output", value_name = "OUT.csv")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+/// Parses `--rows`: at least 1.
+fn parse_rows(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(value) => Ok(value),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+/// Runs `veil synth generate`.
+pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
+    let extension = args
+        .output
+        .extension()
+        .map(|ext| ext.to_string_lossy().to_ascii_lowercase());
+    if matches!(extension.as_deref(), Some("parquet" | "pq")) {
+        return Err(UsageError(format!(
+            "{}: only CSV output is supported; name the output .csv",
+            args.output.display()
+        ))
+        .into());
+    }
+    let ring = args.key.ring()?;
+    check_output_directory(&args.output)?;
+    check_distinct(&args.output, &[&args.model])?;
+    let plaintext = zeroize::Zeroizing::new(
+        read_sealed_file(&args.model, &ring, MODEL_CONTEXT)
+            .map_err(|error| seal_error_in(&args.model, error))?,
+    );
+    let not_a_model = |reason: String| -> anyhow::Error {
+        UsageError(format!(
+            "{}: not a usable synthetic-data model: {reason}",
+            args.model.display()
+        ))
+        .into()
+    };
+    let json = std::str::from_utf8(&plaintext)
+        .map_err(|_| not_a_model("the sealed content is not UTF-8 JSON".into()))?;
+    let model = AnyModel::from_json(json).map_err(|error| not_a_model(error.to_string()))?;
+
+    let started = Instant::now();
+    let bar = progress_bar(args.rows);
+    let mut output = AtomicFile::create(&args.output)?;
+    let counter = RowCounter {
+        inner: output.writer(),
+        bar: &bar,
+        rows: args.rows as u64,
+        newlines: 0,
+    };
+    sample_to_csv(&model, args.rows, args.seed, counter)
+        .map_err(|error| anyhow::anyhow!("{}: {error}", args.output.display()))?;
+    output.commit()?;
+    bar.finish_and_clear();
+    eprintln!(
+        "wrote {} to {} in {:.2} s (seed {})",
+        plural(args.rows, "row"),
+        args.output.display(),
+        started.elapsed().as_secs_f64(),
+        args.seed
+    );
+    Ok(())
+}
+
+/// A progress bar over the rows, on stderr; hidden when stderr is not a terminal or the run
+/// is short.
+fn progress_bar(rows: usize) -> ProgressBar {
+    if rows < PROGRESS_MIN_ROWS || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(rows as u64), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "generating {bar:40} {human_pos}/{human_len} rows ({elapsed} elapsed, {eta} left)",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Passes bytes through and moves the bar by the rows written: newlines after the header's,
+/// capped at the row count (a quoted value holding a newline can only make it run early).
+struct RowCounter<'a> {
+    inner: &'a mut dyn Write,
+    bar: &'a ProgressBar,
+    rows: u64,
+    newlines: u64,
+}
+
+impl Write for RowCounter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        let lines = buf[..written].iter().filter(|&&byte| byte == b'\n').count() as u64;
+        if lines > 0 {
+            self.newlines += lines;
+            self.bar
+                .set_position(self.newlines.saturating_sub(1).min(self.rows));
+        }
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
