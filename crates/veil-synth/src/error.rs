@@ -15,15 +15,15 @@ pub enum SynthError {
         /// What went wrong.
         message: String,
     },
-    /// A value does not parse as the kind its column was given.
-    #[error("row {row}, column {column:?}: {value:?} is not a valid {kind}")]
+    /// A value does not parse as the kind its column was given. The value
+    /// itself is private data, so it is never part of the error: errors end up
+    /// in logs, task records and the hub's database.
+    #[error("row {row}, column {column:?}: the value is not a valid {kind} (values are not shown)")]
     InvalidValue {
         /// 1-based data row.
         row: u64,
         /// The column's name.
         column: String,
-        /// The offending value (truncated to 64 characters).
-        value: String,
         /// The expected kind, e.g. "integer".
         kind: String,
     },

@@ -259,7 +259,6 @@ fn parse_column(
                     return Err(SynthError::InvalidValue {
                         row: index as u64 + 1,
                         column: name.to_string(),
-                        value: value.chars().take(64).collect(),
                         kind: kind.name().to_string(),
                     })
                 }
