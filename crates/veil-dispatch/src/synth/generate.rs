@@ -47,9 +47,11 @@ async fn generate(
     let model_key = params.model_key().map_err(TaskError::permanent)?;
     let sealed = match blobs.get(&model_key).await {
         Ok(sealed) => sealed,
-        Err(BlobError::NotFound { .. }) => return Err(TaskError::permanent(format!(
+        Err(BlobError::NotFound { .. }) => {
+            return Err(TaskError::permanent(format!(
             "no model at {model_key}: the train job has not succeeded, or the reference is wrong"
-        ))),
+        )))
+        }
         Err(err) => return Err(TaskError::retryable(format!("read the model: {err}"))),
     };
     report(0, Some(params.rows), Some("opening the model"));
