@@ -1,5 +1,6 @@
 //! `synth.analyse`: private table + synthetic CSV (+ holdout) → sealed report, computed inside the
-//! secure environment so that only aggregates leave it, and those only sealed.
+//! secure environment so that only aggregates leave it, and those only sealed. The synthetic CSV is
+//! read from the object store whole, into memory (the kernel's analysis works on in-memory tables).
 
 use std::collections::HashSet;
 use std::path::Path;
