@@ -48,8 +48,8 @@ fn private_tables(dir: &Path) -> PathBuf {
 }
 
 /// Train → generate (on the hub's workers) → analyse; checks each result and returns the
-/// descriptions of the three jobs.
-async fn train_generate_analyse(base: &str, environment: &str, key: &str) -> Vec<Value> {
+/// descriptions of the three jobs and the train job's id.
+async fn train_generate_analyse(base: &str, environment: &str, key: &str) -> (Vec<Value>, String) {
     let train = json!({
         "environment": environment, "source": "clinic", "path": "people.csv", "model": "cart",
         "seed": 3,
@@ -81,7 +81,8 @@ async fn train_generate_analyse(base: &str, environment: &str, key: &str) -> Vec
             "{canary}"
         );
     }
-    vec![train_description, generate_description, analyse_description]
+    let descriptions = vec![train_description, generate_description, analyse_description];
+    (descriptions, train_id)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,7 +108,19 @@ async fn veil_serve_trains_generates_and_analyses_in_its_embedded_environment() 
         &dir.path().join("serve.log"),
     )
     .await;
-    train_generate_analyse(&base, "local", &key).await;
+    let (_, train_id) = train_generate_analyse(&base, "local", &key).await;
+
+    // Generating in the environment instead of on the hub's workers gives the same rows.
+    let rows = |environment: Option<&str>| {
+        let mut params = json!({"model_job": train_id, "rows": 500, "seed": 5});
+        if let Some(environment) = environment {
+            params["environment"] = json!(environment);
+        }
+        run(&base, "synth.generate", params)
+    };
+    let (_, on_hub, _) = rows(None).await;
+    let (_, in_environment, _) = rows(Some("local")).await;
+    assert_eq!(on_hub, in_environment);
 
     // Outside the source's root: the job fails with the source named, nothing else.
     let escape = json!({
@@ -196,7 +209,7 @@ async fn canary_values_never_leave_the_secure_environment() {
     command.args(["dispatcher", "--config", &config]);
     let dispatcher = Process::spawn(command, &logs.join("dispatcher.log"));
 
-    let descriptions = tokio::time::timeout(
+    let (descriptions, _) = tokio::time::timeout(
         Duration::from_secs(300),
         train_generate_analyse(&base, &environment, &key),
     )

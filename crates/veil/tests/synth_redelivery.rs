@@ -93,7 +93,8 @@ async fn a_killed_dispatcher_s_training_is_redelivered_and_completes_once() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Into the task (reading the table), well before it can end.
+    tokio::time::sleep(Duration::from_millis(100)).await;
     first.kill();
     let before = updates(&status.lock().unwrap(), &task);
     assert!(

@@ -325,3 +325,34 @@ fn plans_check_parameters() {
         .plan(&json!({"environment": "e", "source": "s", "path": "p"}))
         .is_err());
 }
+
+#[tokio::test]
+async fn streamed_uploads_store_all_or_nothing() {
+    use std::io::Write;
+    let blobs = veil_blob::open("memory://", &Default::default()).unwrap();
+    let write = |finish: bool| {
+        let (mut writer, source, lines) = super::stream::channel(CancellationToken::new());
+        let writing = tokio::task::spawn_blocking(move || {
+            for row in 0..100_000 {
+                writeln!(writer, "{row},some text to fill the chunks").unwrap();
+            }
+            if finish {
+                writer.finish().unwrap();
+            }
+        });
+        (source, lines, writing)
+    };
+    let (source, lines, writing) = write(false);
+    assert!(blobs.put_stream("a/dropped.csv", source).await.is_err());
+    writing.await.unwrap();
+    assert_eq!(lines.load(std::sync::atomic::Ordering::Relaxed), 100_000);
+    assert!(
+        blobs.head("a/dropped.csv").await.is_err(),
+        "nothing half-written"
+    );
+    let (source, _, writing) = write(true);
+    let stored = blobs.put_stream("a/whole.csv", source).await.unwrap();
+    writing.await.unwrap();
+    assert_eq!(blobs.get("a/whole.csv").await.unwrap().len() as u64, stored);
+    assert!(stored > 3_000_000);
+}
