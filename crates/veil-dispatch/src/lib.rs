@@ -13,6 +13,10 @@
 //! progress to the hub's task; other tasks run as before. The durable outcome is in the object store
 //! (the task's result, or an error document beside it), so a hub worker that dies while waiting is
 //! replaced by one that finds it.
+//!
+//! The synthetic-data kinds `synth.train` ([`SynthTrainJob`], [`SynthTrainTask`]), `synth.generate`
+//! ([`SynthGenerateJob`], which also runs on the hub's workers) and `synth.analyse`
+//! ([`SynthAnalyseJob`]) seal models and reports with the root key ([`RootKeys`]).
 
 mod dispatcher;
 mod error;
@@ -21,6 +25,7 @@ mod message;
 mod profile;
 mod sources;
 mod status;
+mod synth;
 
 pub use dispatcher::{
     DispatchContext, DispatchHandlers, DispatchTask, Dispatcher, DispatcherSettings, MessageRunner,
@@ -32,4 +37,9 @@ pub use profile::{SourceProfileJob, SourceProfileTask, SOURCE_PROFILE};
 pub use sources::{Source, Sources};
 pub use status::{
     LocalStatusChannel, RabbitStatusChannel, StatusChannel, StatusState, StatusUpdate,
+};
+pub use synth::{
+    staging_key, AnalyseParams, GenerateParams, RootKeys, SynthAnalyseJob, SynthAnalyseTask,
+    SynthGenerateJob, SynthGenerateTask, SynthTrainJob, SynthTrainTask, TrainParams, MODEL_CONTEXT,
+    REPORT_CONTEXT, REPORT_FORMAT, SYNTH_ANALYSE, SYNTH_GENERATE, SYNTH_TRAIN,
 };

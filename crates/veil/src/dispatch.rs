@@ -11,8 +11,9 @@ use tokio_util::sync::CancellationToken;
 use veil_blob::BlobStore;
 use veil_config::{Config, SourceConfig};
 use veil_dispatch::{
-    DispatchHandlers, Dispatcher, DispatcherSettings, EnvironmentQueues, LocalStatusChannel,
-    RabbitStatusChannel, Source, SourceProfileTask, Sources, StatusChannel,
+    DispatchHandlers, DispatchTask, Dispatcher, DispatcherSettings, EnvironmentQueues,
+    LocalStatusChannel, RabbitStatusChannel, RootKeys, Source, SourceProfileTask, Sources,
+    StatusChannel, SynthAnalyseTask, SynthGenerateTask, SynthTrainTask,
 };
 use veil_queue::{QueueSettings, SqlQueue, TaskQueue};
 
@@ -92,10 +93,24 @@ fn sources(config: &Config) -> Sources {
     sources
 }
 
+/// Every task kind this build runs in a secure environment. The synth kinds seal and open with the
+/// root key of this process's environment (`VEIL_ROOT_KEY` / `VEIL_ROOT_KEY_FILE`), read per task.
+fn tasks() -> Vec<Arc<dyn DispatchTask>> {
+    let keys = RootKeys::from_env_map(&crate::platform::veil_environment());
+    vec![
+        Arc::new(SourceProfileTask),
+        Arc::new(SynthTrainTask::new(keys.clone())),
+        Arc::new(SynthGenerateTask::new(keys.clone())),
+        Arc::new(SynthAnalyseTask::new(keys)),
+    ]
+}
+
 /// Every task kind this build runs in a secure environment, with the configured sources.
 pub fn handlers(config: &Config, blobs: Arc<dyn BlobStore>) -> DispatchHandlers {
     let mut handlers = DispatchHandlers::new(blobs, sources(config));
-    handlers.register(Arc::new(SourceProfileTask));
+    for task in tasks() {
+        handlers.register(task);
+    }
     handlers
 }
 
@@ -114,7 +129,9 @@ pub fn dispatcher(
         poll_interval: config.queue.poll_interval,
     };
     let mut dispatcher = Dispatcher::new(queue, blobs, sources(config), status, settings);
-    dispatcher.register(Arc::new(SourceProfileTask));
+    for task in tasks() {
+        dispatcher.register(task);
+    }
     dispatcher
 }
 

@@ -89,8 +89,8 @@ pub fn open_blobs(config: &Config) -> anyhow::Result<Arc<dyn veil_blob::BlobStor
     veil_blob::open(&config.blob.url, &s3).context("open the blob store")
 }
 
-/// The job kinds every Veil process can run: the built-in test kinds and linkage runs (whose
-/// comparison tasks use every core).
+/// The job kinds every Veil process can run: the built-in test kinds, linkage runs (whose
+/// comparison tasks use every core), the source profile and the synth kinds.
 fn registry() -> Registry {
     let mut registry = Registry::with_builtin_kinds();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -98,6 +98,11 @@ fn registry() -> Registry {
         threads,
     )));
     registry.register(Arc::new(veil_dispatch::SourceProfileJob));
+    // synth.generate runs on hub workers too: they open models with this process's root key.
+    let keys = veil_dispatch::RootKeys::from_env_map(&veil_environment());
+    registry.register(Arc::new(veil_dispatch::SynthTrainJob));
+    registry.register(Arc::new(veil_dispatch::SynthGenerateJob::new(keys)));
+    registry.register(Arc::new(veil_dispatch::SynthAnalyseJob));
     registry
 }
 

@@ -1,0 +1,183 @@
+//! `synth.analyse`: private table + synthetic CSV (+ holdout) → sealed report, computed inside the
+//! secure environment so that only aggregates leave it, and those only sealed. The synthetic CSV is
+//! read from the object store whole, into memory (the kernel's analysis works on in-memory tables).
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde_json::{json, Value};
+use veil_blob::BlobError;
+use veil_domain::TaskSpec;
+use veil_service::{JobKind, TaskContext, TaskError};
+use veil_synth::{
+    analyse, read_raw_csv, read_table, render_html, type_raw_table, ColumnOverride, RawTable,
+    ReadOptions, Table,
+};
+
+use super::{
+    copy_task_result, run_blocking, seal_error, synth_error, AnalyseParams, RootKeys,
+    REPORT_CONTEXT,
+};
+use crate::{DispatchContext, DispatchTask};
+
+/// The task and job kind.
+pub const SYNTH_ANALYSE: &str = "synth.analyse";
+
+/// The `format` field of the sealed bundle: `{"format", "report": {…}, "html": "…"}`.
+pub const REPORT_FORMAT: &str = "veil-synth-report-v1";
+
+/// The hub's job kind: one task for the named environment; the job's result is the sealed bundle.
+pub struct SynthAnalyseJob;
+
+#[async_trait]
+impl JobKind for SynthAnalyseJob {
+    fn name(&self) -> &'static str {
+        SYNTH_ANALYSE
+    }
+
+    fn plan(&self, params: &Value) -> Result<Vec<TaskSpec>, String> {
+        AnalyseParams::parse(params)?;
+        Ok(vec![TaskSpec {
+            kind: SYNTH_ANALYSE.to_string(),
+            params: params.clone(),
+        }])
+    }
+
+    async fn run_task(&self, _ctx: &TaskContext) -> Result<Bytes, TaskError> {
+        Err(TaskError::permanent(
+            "synth.analyse runs in a secure environment, and this worker has no dispatch set up",
+        ))
+    }
+
+    async fn finalize(
+        &self,
+        ctx: &TaskContext,
+        task_results: &[String],
+    ) -> Result<Option<Bytes>, TaskError> {
+        copy_task_result(ctx, task_results).await
+    }
+}
+
+/// The dispatcher's handler.
+pub struct SynthAnalyseTask {
+    keys: RootKeys,
+}
+
+impl SynthAnalyseTask {
+    /// A handler sealing reports with `keys`.
+    pub fn new(keys: RootKeys) -> Self {
+        Self { keys }
+    }
+}
+
+fn open_csv(file: &Path, what: &str) -> Result<RawTable, TaskError> {
+    let reader = std::fs::File::open(file)
+        .map_err(|_| TaskError::retryable(format!("the {what} could not be opened")))?;
+    read_raw_csv(std::io::BufReader::new(reader))
+        .map_err(|err| synth_error(&format!("read the {what}"), err))
+}
+
+/// Reads `raw` with each column typed as the real table's column of the same name.
+fn typed_like(real: &Table, raw: RawTable, what: &str) -> Result<Table, TaskError> {
+    let present: HashSet<&String> = raw.names.iter().collect();
+    let overrides = real
+        .columns()
+        .iter()
+        .filter(|column| present.contains(&column.name))
+        .map(|column| ColumnOverride {
+            name: column.name.clone(),
+            kind: Some(column.kind()),
+            exclude: false,
+        })
+        .collect();
+    let options = ReadOptions {
+        overrides,
+        ..ReadOptions::default()
+    };
+    let (table, _) = type_raw_table(raw, &options)
+        .map_err(|err| synth_error(&format!("read the {what}"), err))?;
+    Ok(table)
+}
+
+#[async_trait]
+impl DispatchTask for SynthAnalyseTask {
+    fn kind(&self) -> &'static str {
+        SYNTH_ANALYSE
+    }
+
+    async fn run(&self, ctx: &DispatchContext) -> Result<Bytes, TaskError> {
+        let params = AnalyseParams::parse(&ctx.message.params).map_err(TaskError::permanent)?;
+        let ring = self.keys.ring()?;
+        let file = ctx
+            .sources
+            .file(&params.source, &params.path)
+            .map_err(|err| TaskError::permanent(err.to_string()))?;
+        let holdout = match &params.holdout {
+            Some(path) => Some(
+                ctx.sources
+                    .file(&params.source, path)
+                    .map_err(|err| TaskError::permanent(err.to_string()))?,
+            ),
+            None => None,
+        };
+        let synthetic_key = params.synthetic_key().map_err(TaskError::permanent)?;
+        let synthetic = match ctx.blobs.get(&synthetic_key).await {
+            Ok(bytes) => bytes,
+            Err(BlobError::NotFound { .. }) => {
+                return Err(TaskError::permanent(format!(
+                    "no synthetic table at {synthetic_key}: the generate job has not succeeded, or \
+                     the reference is wrong"
+                )))
+            }
+            Err(err) => {
+                return Err(TaskError::retryable(format!(
+                    "read the synthetic table: {err}"
+                )))
+            }
+        };
+        let report = |current, total, description: Option<&str>| {
+            ctx.report_progress(current, total, description)
+        };
+        run_blocking(&ctx.cancel, &report, move |progress| {
+            progress.report(0, "reading the tables");
+            let reader = std::fs::File::open(&file)
+                .map_err(|_| TaskError::retryable("the file could not be opened"))?;
+            let (real, _) = read_table(std::io::BufReader::new(reader), &params.read_options())
+                .map_err(|err| synth_error("read the table", err))?;
+            let synthetic = read_raw_csv(&synthetic[..])
+                .map_err(|err| synth_error("read the synthetic table", err))?;
+            // Only the modelled columns are compared: identifiers and excluded ones are not in it.
+            let modelled: HashSet<String> = synthetic.names.iter().cloned().collect();
+            let kept = real
+                .into_columns()
+                .into_iter()
+                .filter(|column| modelled.contains(&column.name))
+                .collect();
+            let real = Table::new(kept).map_err(|err| synth_error("read the table", err))?;
+            let synthetic = typed_like(&real, synthetic, "synthetic table")?;
+            let holdout = match holdout {
+                Some(path) => Some(typed_like(&real, open_csv(&path, "holdout")?, "holdout")?),
+                None => None,
+            };
+            progress.check()?;
+            progress.report(real.row_count() as u64, "analysing");
+            let analysis = analyse(
+                &real,
+                &synthetic,
+                holdout.as_ref(),
+                &params.analyse_options(),
+            )
+            .map_err(|err| synth_error("analyse", err))?;
+            progress.check()?;
+            progress.report(real.row_count() as u64, "sealing the report");
+            let html = render_html(&analysis);
+            let bundle = json!({"format": REPORT_FORMAT, "report": analysis, "html": html});
+            let sealed = veil_seal::seal(bundle.to_string().as_bytes(), &ring, REPORT_CONTEXT)
+                .map_err(|err| seal_error("seal the report", err))?;
+            Ok(Bytes::from(sealed))
+        })
+        .await
+    }
+}

@@ -1,0 +1,110 @@
+//! `synth.train`: private table → sealed model, inside the secure environment.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde_json::Value;
+use veil_domain::TaskSpec;
+use veil_service::{JobKind, TaskContext, TaskError};
+use veil_synth::{prepare, read_table};
+
+use super::{
+    copy_task_result, run_blocking, seal_error, synth_error, RootKeys, TrainParams, MODEL_CONTEXT,
+};
+use crate::{DispatchContext, DispatchTask};
+
+/// The task and job kind.
+pub const SYNTH_TRAIN: &str = "synth.train";
+
+/// The hub's job kind: one task for the named environment; the job's result is the sealed model.
+pub struct SynthTrainJob;
+
+#[async_trait]
+impl JobKind for SynthTrainJob {
+    fn name(&self) -> &'static str {
+        SYNTH_TRAIN
+    }
+
+    fn plan(&self, params: &Value) -> Result<Vec<TaskSpec>, String> {
+        TrainParams::parse(params)?;
+        Ok(vec![TaskSpec {
+            kind: SYNTH_TRAIN.to_string(),
+            params: params.clone(),
+        }])
+    }
+
+    async fn run_task(&self, _ctx: &TaskContext) -> Result<Bytes, TaskError> {
+        Err(TaskError::permanent(
+            "synth.train runs in a secure environment, and this worker has no dispatch set up",
+        ))
+    }
+
+    async fn finalize(
+        &self,
+        ctx: &TaskContext,
+        task_results: &[String],
+    ) -> Result<Option<Bytes>, TaskError> {
+        copy_task_result(ctx, task_results).await
+    }
+}
+
+/// The dispatcher's handler: reads the table through the environment's sources, suppresses rare
+/// values, fits, and returns the model sealed under the root key (context `model`).
+pub struct SynthTrainTask {
+    keys: RootKeys,
+}
+
+impl SynthTrainTask {
+    /// A handler sealing with `keys`.
+    pub fn new(keys: RootKeys) -> Self {
+        Self { keys }
+    }
+}
+
+#[async_trait]
+impl DispatchTask for SynthTrainTask {
+    fn kind(&self) -> &'static str {
+        SYNTH_TRAIN
+    }
+
+    async fn run(&self, ctx: &DispatchContext) -> Result<Bytes, TaskError> {
+        let params = TrainParams::parse(&ctx.message.params).map_err(TaskError::permanent)?;
+        // Before any reading: without a key nothing could be kept.
+        let ring = self.keys.ring()?;
+        let file = ctx
+            .sources
+            .file(&params.source, &params.path)
+            .map_err(|err| TaskError::permanent(err.to_string()))?;
+        let spec = params.spec().map_err(TaskError::permanent)?;
+        let report = |current, total, description: Option<&str>| {
+            ctx.report_progress(current, total, description)
+        };
+        run_blocking(&ctx.cancel, &report, move |progress| {
+            progress.report(0, "reading the table");
+            let reader = std::fs::File::open(&file)
+                .map_err(|_| TaskError::retryable("the file could not be opened"))?;
+            let (table, schema) =
+                read_table(std::io::BufReader::new(reader), &params.read_options())
+                    .map_err(|err| synth_error("read the table", err))?;
+            progress.check()?;
+            let rows = table.row_count() as u64;
+            progress.report(rows, "suppressing rare values");
+            let prepared = prepare(&table, &schema, &params.prepare_options())
+                .map_err(|err| synth_error("prepare the table", err))?;
+            drop(table);
+            progress.check()?;
+            progress.report(rows, "fitting the model");
+            let model = spec
+                .fit(&prepared)
+                .map_err(|err| synth_error("fit the model", err))?;
+            progress.check()?;
+            progress.report(rows, "sealing the model");
+            let json = model
+                .to_json()
+                .map_err(|err| synth_error("serialise the model", err))?;
+            let sealed = veil_seal::seal(json.as_bytes(), &ring, MODEL_CONTEXT)
+                .map_err(|err| seal_error("seal the model", err))?;
+            Ok(Bytes::from(sealed))
+        })
+        .await
+    }
+}
