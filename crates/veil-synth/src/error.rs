@@ -18,7 +18,9 @@ pub enum SynthError {
     /// A value does not parse as the kind its column was given. The value
     /// itself is private data, so it is never part of the error: errors end up
     /// in logs, task records and the hub's database.
-    #[error("row {row}, column {column:?}: the value is not a valid {kind} (values are not shown)")]
+    #[error(
+        "row {row}, column {column:?}: the value is not a valid {kind} (values are not shown)"
+    )]
     InvalidValue {
         /// 1-based data row.
         row: u64,

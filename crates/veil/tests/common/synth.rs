@@ -35,7 +35,10 @@ pub async fn api(
     body: Option<Value>,
 ) -> (u16, Vec<u8>) {
     let client = reqwest::Client::new();
-    let mut request = client.request(method, format!("{base}{path}"));
+    let token = super::admin_token(base).await;
+    let mut request = client
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(token);
     if let Some(body) = body {
         request = request.json(&body);
     }
