@@ -3,33 +3,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::synth::{config, root_key, submit, tap_status, wait};
+use common::synth::{big_table, config, root_key, submit, tap_status, wait};
 use common::{free_port, start_server, veil, Process};
 use serde_json::{json, Value};
-
-/// A table big enough that training takes a while.
-fn big_table(dir: &Path) -> PathBuf {
-    let root = dir.join("clinic");
-    std::fs::create_dir_all(&root).unwrap();
-    let mut csv = String::from("age,ward,score,smoker,visits\n");
-    for i in 0..120_000u64 {
-        let mixed = i.wrapping_mul(2_654_435_761) % 1000;
-        csv.push_str(&format!(
-            "{},W{},{}.{},{},{}\n",
-            18 + mixed % 70,
-            (i + mixed) % 12,
-            mixed % 90,
-            i % 10,
-            mixed % 3 == 0,
-            (i * 7 + mixed) % 40
-        ));
-    }
-    std::fs::write(root.join("people.csv"), csv).unwrap();
-    root
-}
 
 /// The status updates seen for `task`, as (state, permanent).
 fn updates(seen: &[u8], task: &str) -> Vec<String> {

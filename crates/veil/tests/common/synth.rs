@@ -1,6 +1,6 @@
 //! Helpers for the synth tests: the native API, root keys, configs and a tap on the status exchange.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -161,4 +161,25 @@ pub async fn tap_status(url: &str) -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> 
         }
     });
     seen
+}
+
+/// A table big enough that training takes a while.
+pub fn big_table(dir: &Path) -> PathBuf {
+    let root = dir.join("clinic");
+    std::fs::create_dir_all(&root).unwrap();
+    let mut csv = String::from("age,ward,score,smoker,visits\n");
+    for i in 0..120_000u64 {
+        let mixed = i.wrapping_mul(2_654_435_761) % 1000;
+        csv.push_str(&format!(
+            "{},W{},{}.{},{},{}\n",
+            18 + mixed % 70,
+            (i + mixed) % 12,
+            mixed % 90,
+            i % 10,
+            mixed % 3 == 0,
+            (i * 7 + mixed) % 40
+        ));
+    }
+    std::fs::write(root.join("people.csv"), csv).unwrap();
+    root
 }
