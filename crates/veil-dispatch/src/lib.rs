@@ -39,7 +39,8 @@ pub use status::{
     LocalStatusChannel, RabbitStatusChannel, StatusChannel, StatusState, StatusUpdate,
 };
 pub use synth::{
-    staging_key, AnalyseParams, GenerateParams, RootKeys, SynthAnalyseJob, SynthAnalyseTask,
-    SynthGenerateJob, SynthGenerateTask, SynthTrainJob, SynthTrainTask, TrainParams, MODEL_CONTEXT,
-    REPORT_CONTEXT, REPORT_FORMAT, SYNTH_ANALYSE, SYNTH_GENERATE, SYNTH_TRAIN,
+    staging_key, AnalyseParams, EnvironmentJob, EnvironmentTaskParams, GenerateParams, RootKeys,
+    SynthAnalyseJob, SynthAnalyseTask, SynthGenerateJob, SynthGenerateTask, SynthTrainJob,
+    SynthTrainTask, TrainParams, MODEL_CONTEXT, REPORT_CONTEXT, REPORT_FORMAT, SYNTH_ANALYSE,
+    SYNTH_GENERATE, SYNTH_TRAIN,
 };

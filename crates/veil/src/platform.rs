@@ -100,9 +100,9 @@ fn registry() -> Registry {
     registry.register(Arc::new(veil_dispatch::SourceProfileJob));
     // synth.generate runs on hub workers too: they open models with this process's root key.
     let keys = veil_dispatch::RootKeys::from_env_map(&veil_environment());
-    registry.register(Arc::new(veil_dispatch::SynthTrainJob));
+    registry.register(Arc::new(veil_dispatch::SynthTrainJob::default()));
     registry.register(Arc::new(veil_dispatch::SynthGenerateJob::new(keys)));
-    registry.register(Arc::new(veil_dispatch::SynthAnalyseJob));
+    registry.register(Arc::new(veil_dispatch::SynthAnalyseJob::default()));
     registry
 }
 

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::synth::{big_table, config, root_key, submit, tap_status, wait};
+use common::synth::{big_table, broker_env, config, root_key, submit, tap_status, wait};
 use common::{free_port, start_server, veil, Process};
 use serde_json::{json, Value};
 
@@ -31,21 +31,7 @@ async fn a_killed_dispatcher_s_training_is_redelivered_and_completes_once() {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let key = root_key();
-    let shared = |data_dir: &str| {
-        vec![
-            (
-                "VEIL_DATA_DIR",
-                dir.path().join(data_dir).display().to_string(),
-            ),
-            ("VEIL_QUEUE_URL", url.clone()),
-            (
-                "VEIL_BLOB_URL",
-                format!("file://{}", dir.path().join("blobs").display()),
-            ),
-            ("VEIL_ROOT_KEY", key.clone()),
-            ("VEIL_LOG", "info".to_string()),
-        ]
-    };
+    let shared = |data_dir: &str| broker_env(dir.path(), data_dir, &url, &key);
     let status = tap_status(&url).await;
     let mut server_env = shared("hub");
     server_env.push(("VEIL_LISTEN", format!("127.0.0.1:{port}")));

@@ -9,17 +9,14 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde_json::{json, Value};
 use veil_blob::BlobError;
-use veil_domain::TaskSpec;
-use veil_service::{JobKind, TaskContext, TaskError};
+use veil_service::TaskError;
 use veil_synth::{
     analyse, read_raw_csv, read_table, render_html, type_raw_table, ColumnOverride, RawTable,
     ReadOptions, Table,
 };
 
-use super::{
-    copy_task_result, run_blocking, seal_error, synth_error, AnalyseParams, RootKeys,
-    REPORT_CONTEXT,
-};
+use super::environment_job::{EnvironmentJob, EnvironmentTaskParams};
+use super::{run_blocking, seal_error, synth_error, AnalyseParams, RootKeys, REPORT_CONTEXT};
 use crate::{DispatchContext, DispatchTask};
 
 /// The task and job kind.
@@ -29,34 +26,13 @@ pub const SYNTH_ANALYSE: &str = "synth.analyse";
 pub const REPORT_FORMAT: &str = "veil-synth-report-v1";
 
 /// The hub's job kind: one task for the named environment; the job's result is the sealed bundle.
-pub struct SynthAnalyseJob;
+pub type SynthAnalyseJob = EnvironmentJob<AnalyseParams>;
 
-#[async_trait]
-impl JobKind for SynthAnalyseJob {
-    fn name(&self) -> &'static str {
-        SYNTH_ANALYSE
-    }
+impl EnvironmentTaskParams for AnalyseParams {
+    const KIND: &'static str = SYNTH_ANALYSE;
 
-    fn plan(&self, params: &Value) -> Result<Vec<TaskSpec>, String> {
-        AnalyseParams::parse(params)?;
-        Ok(vec![TaskSpec {
-            kind: SYNTH_ANALYSE.to_string(),
-            params: params.clone(),
-        }])
-    }
-
-    async fn run_task(&self, _ctx: &TaskContext) -> Result<Bytes, TaskError> {
-        Err(TaskError::permanent(
-            "synth.analyse runs in a secure environment, and this worker has no dispatch set up",
-        ))
-    }
-
-    async fn finalize(
-        &self,
-        ctx: &TaskContext,
-        task_results: &[String],
-    ) -> Result<Option<Bytes>, TaskError> {
-        copy_task_result(ctx, task_results).await
+    fn check(params: &Value) -> Result<(), String> {
+        AnalyseParams::parse(params).map(|_| ())
     }
 }
 

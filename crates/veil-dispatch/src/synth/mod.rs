@@ -13,6 +13,7 @@
 //! `VEIL_ROOT_KEY` / `VEIL_ROOT_KEY_FILE` of the process that runs the task ([`RootKeys`]).
 
 mod analyse;
+mod environment_job;
 mod generate;
 mod params;
 mod stream;
@@ -30,6 +31,7 @@ use veil_service::{TaskContext, TaskError};
 use veil_synth::SynthError;
 
 pub use analyse::{SynthAnalyseJob, SynthAnalyseTask, REPORT_FORMAT, SYNTH_ANALYSE};
+pub use environment_job::{EnvironmentJob, EnvironmentTaskParams};
 pub use generate::{staging_key, SynthGenerateJob, SynthGenerateTask, SYNTH_GENERATE};
 pub use params::{AnalyseParams, GenerateParams, TrainParams};
 pub use train::{SynthTrainJob, SynthTrainTask, SYNTH_TRAIN};

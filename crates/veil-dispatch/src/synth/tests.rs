@@ -205,7 +205,7 @@ async fn column_overrides_are_checked_and_values_are_not_quoted() {
     let fixture = Fixture::new();
     let mut params = train_params("people.csv");
     params["columns"] = json!([{"name": "ward", "kind": "money"}]);
-    let err = SynthTrainJob.plan(&params).unwrap_err();
+    let err = SynthTrainJob::default().plan(&params).unwrap_err();
     assert!(err.contains("money") && err.contains("params"), "{err}");
     let (_, outcome) = fixture
         .run(fixture.keys(), SYNTH_TRAIN, params.clone())
@@ -309,19 +309,22 @@ fn plans_check_parameters() {
         assert!(job.plan(&bad).is_err(), "{bad}");
     }
     let mut train = train_params("a.csv");
-    assert!(SynthTrainJob.plan(&train).is_ok());
+    assert!(SynthTrainJob::default().plan(&train).is_ok());
     train["epsilon"] = json!(1.0);
-    assert!(SynthTrainJob
+    assert!(SynthTrainJob::default()
         .plan(&train)
         .unwrap_err()
         .contains("bayes-net"));
     train["model"] = json!("bayes-net");
-    assert!(SynthTrainJob.plan(&train).is_ok());
+    assert!(SynthTrainJob::default().plan(&train).is_ok());
     train["model"] = json!("gan");
-    assert!(SynthTrainJob.plan(&train).unwrap_err().contains("gan"));
+    assert!(SynthTrainJob::default()
+        .plan(&train)
+        .unwrap_err()
+        .contains("gan"));
     let analyse = json!({"environment": "e", "source": "s", "path": "p", "synthetic_job": id});
-    assert!(SynthAnalyseJob.plan(&analyse).is_ok());
-    assert!(SynthAnalyseJob
+    assert!(SynthAnalyseJob::default().plan(&analyse).is_ok());
+    assert!(SynthAnalyseJob::default()
         .plan(&json!({"environment": "e", "source": "s", "path": "p"}))
         .is_err());
 }

@@ -3,47 +3,24 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use serde_json::Value;
-use veil_domain::TaskSpec;
-use veil_service::{JobKind, TaskContext, TaskError};
+use veil_service::TaskError;
 use veil_synth::{prepare, read_table};
 
-use super::{
-    copy_task_result, run_blocking, seal_error, synth_error, RootKeys, TrainParams, MODEL_CONTEXT,
-};
+use super::environment_job::{EnvironmentJob, EnvironmentTaskParams};
+use super::{run_blocking, seal_error, synth_error, RootKeys, TrainParams, MODEL_CONTEXT};
 use crate::{DispatchContext, DispatchTask};
 
 /// The task and job kind.
 pub const SYNTH_TRAIN: &str = "synth.train";
 
 /// The hub's job kind: one task for the named environment; the job's result is the sealed model.
-pub struct SynthTrainJob;
+pub type SynthTrainJob = EnvironmentJob<TrainParams>;
 
-#[async_trait]
-impl JobKind for SynthTrainJob {
-    fn name(&self) -> &'static str {
-        SYNTH_TRAIN
-    }
+impl EnvironmentTaskParams for TrainParams {
+    const KIND: &'static str = SYNTH_TRAIN;
 
-    fn plan(&self, params: &Value) -> Result<Vec<TaskSpec>, String> {
-        TrainParams::parse(params)?;
-        Ok(vec![TaskSpec {
-            kind: SYNTH_TRAIN.to_string(),
-            params: params.clone(),
-        }])
-    }
-
-    async fn run_task(&self, _ctx: &TaskContext) -> Result<Bytes, TaskError> {
-        Err(TaskError::permanent(
-            "synth.train runs in a secure environment, and this worker has no dispatch set up",
-        ))
-    }
-
-    async fn finalize(
-        &self,
-        ctx: &TaskContext,
-        task_results: &[String],
-    ) -> Result<Option<Bytes>, TaskError> {
-        copy_task_result(ctx, task_results).await
+    fn check(params: &Value) -> Result<(), String> {
+        TrainParams::parse(params).map(|_| ())
     }
 }
 

@@ -183,3 +183,18 @@ pub fn big_table(dir: &Path) -> PathBuf {
     std::fs::write(root.join("people.csv"), csv).unwrap();
     root
 }
+
+/// The environment of a hub or dispatcher process on the broker at `url`: its own data directory
+/// `dir/data_dir`, the object store shared under `dir/blobs`, and the root key `key`.
+pub fn broker_env(dir: &Path, data_dir: &str, url: &str, key: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("VEIL_DATA_DIR", dir.join(data_dir).display().to_string()),
+        ("VEIL_QUEUE_URL", url.to_string()),
+        (
+            "VEIL_BLOB_URL",
+            format!("file://{}", dir.join("blobs").display()),
+        ),
+        ("VEIL_ROOT_KEY", key.to_string()),
+        ("VEIL_LOG", "info".to_string()),
+    ]
+}
