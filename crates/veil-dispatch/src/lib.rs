@@ -18,9 +18,12 @@ mod dispatcher;
 mod error;
 mod executor;
 mod message;
+mod postgres_source;
 mod profile;
+mod s3_source;
 mod sources;
 mod status;
+mod tables;
 
 pub use dispatcher::{
     DispatchContext, DispatchHandlers, DispatchTask, Dispatcher, DispatcherSettings, MessageRunner,
@@ -29,6 +32,7 @@ pub use error::DispatchError;
 pub use executor::{DispatchExecutor, EnvironmentQueues};
 pub use message::{error_key, DispatchMessage, MESSAGE_VERSION};
 pub use profile::{SourceProfileJob, SourceProfileTask, SOURCE_PROFILE};
+pub use s3_source::S3Settings;
 pub use sources::{Source, Sources};
 pub use status::{
     LocalStatusChannel, RabbitStatusChannel, StatusChannel, StatusState, StatusUpdate,
