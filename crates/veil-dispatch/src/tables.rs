@@ -111,9 +111,11 @@ pub(crate) fn append_text(out: &mut Vec<String>, array: &dyn Array) -> Result<()
         DataType::Decimal128(..) => {
             let values = array.as_primitive::<arrow_array::types::Decimal128Type>();
             out.extend((0..values.len()).map(|i| {
-                (!values.is_null(i))
-                    .then(|| values.value_as_string(i))
-                    .unwrap_or_default()
+                if values.is_null(i) {
+                    String::new()
+                } else {
+                    values.value_as_string(i)
+                }
             }));
         }
         DataType::Utf8 => strings(out, array.as_string::<i32>().iter()),
@@ -221,4 +223,70 @@ where
             .map(|time| time.format("%H:%M:%S%.f").to_string())
             .unwrap_or_default()
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::types::Int32Type;
+    use arrow_array::{
+        ArrayRef, DictionaryArray, Float32Array, Float64Array, ListArray, RecordBatch,
+        Time32SecondArray, UInt64Array,
+    };
+
+    use super::*;
+
+    fn text(array: &dyn Array) -> Result<Vec<String>, String> {
+        let mut out = Vec::new();
+        append_text(&mut out, array).map(|()| out)
+    }
+
+    #[test]
+    fn numbers_keep_their_shortest_text_and_non_finite_floats_are_missing() {
+        let floats = Float32Array::from(vec![Some(0.1), Some(f32::NAN), None]);
+        assert_eq!(text(&floats).unwrap(), ["0.1", "", ""]);
+        let doubles = Float64Array::from(vec![f64::INFINITY, -0.25, 1e21]);
+        assert_eq!(
+            text(&doubles).unwrap(),
+            ["", "-0.25", "1000000000000000000000"]
+        );
+        let unsigned = UInt64Array::from(vec![u64::MAX]);
+        assert_eq!(text(&unsigned).unwrap(), [u64::MAX.to_string()]);
+        let times = Time32SecondArray::from(vec![Some(3_661), None]);
+        assert_eq!(text(&times).unwrap(), ["01:01:01", ""]);
+    }
+
+    #[test]
+    fn dictionaries_read_as_their_values() {
+        let cities: DictionaryArray<Int32Type> =
+            vec![Some("Oslo"), None, Some("Bergen"), Some("Oslo")]
+                .into_iter()
+                .collect();
+        assert_eq!(text(&cities).unwrap(), ["Oslo", "", "Bergen", "Oslo"]);
+    }
+
+    #[test]
+    fn nested_columns_are_refused_by_column_name() {
+        let lists = ListArray::from_iter_primitive::<Int32Type, _, _>(vec![Some(vec![Some(1)])]);
+        let batch =
+            RecordBatch::try_from_iter(vec![("visits", Arc::new(lists) as ArrayRef)]).unwrap();
+        let mut bytes = Vec::new();
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(&mut bytes, batch.schema(), None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        let error = read_parquet(bytes::Bytes::from(bytes), "a.parquet").unwrap_err();
+        assert!(error.contains("column \"visits\""), "{error}");
+        assert!(error.contains("cannot be read"), "{error}");
+    }
+
+    #[test]
+    fn formats_follow_the_extension() {
+        assert_eq!(TableFormat::of("a/b.CSV"), Ok(TableFormat::Csv));
+        assert_eq!(TableFormat::of("b.parquet"), Ok(TableFormat::Parquet));
+        for bad in ["b.json", "csv", "b.csv.gz", ""] {
+            assert!(TableFormat::of(bad).is_err(), "{bad}");
+        }
+    }
 }
