@@ -1,6 +1,9 @@
 //! Private sources: named places only the dispatcher can read. A task names a source and a path in
 //! it; where the source is (and any credential it needs) is configured on the dispatcher alone and
 //! never appears in messages, status or errors.
+//!
+//! [`Sources::file`] resolves a file of a files source; [`Sources::read_table`] reads a table of any
+//! source (CSV or Parquet files, PostgreSQL tables, CSV or Parquet objects in S3) as text columns.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
