@@ -49,13 +49,29 @@ pub(crate) struct DispatcherSection {
     pub sources: std::collections::BTreeMap<String, SourceSection>,
 }
 
-/// `[dispatcher.sources.NAME]`.
-#[derive(Debug, Deserialize)]
+/// `[dispatcher.sources.NAME]`: which keys apply depends on `type` (`files`, `postgres`, `s3`).
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SourceSection {
     #[serde(rename = "type")]
     pub kind: String,
+    /// `files`: the directory.
     pub root: Option<String>,
+    /// `postgres`: the connection string, inline or in a file.
+    pub url: Option<String>,
+    pub url_file: Option<String>,
+    /// `postgres`: tables with more rows are refused.
+    pub max_rows: Option<u64>,
+    /// `s3`: where the objects are and the dispatcher's own credentials.
+    pub bucket: Option<String>,
+    pub prefix: Option<String>,
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub access_key_id_file: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub secret_access_key_file: Option<String>,
+    pub allow_http: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

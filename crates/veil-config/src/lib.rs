@@ -12,6 +12,7 @@ mod error;
 mod file;
 mod resolve;
 mod show;
+mod sources;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -65,7 +66,7 @@ pub struct Config {
 }
 
 /// `[dispatcher]`: which environment a dispatcher serves and what it may read there.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct DispatcherConfig {
     /// The environment's name (`veil dispatcher` consumes its queue; embedded: `local`).
     pub environment: String,
@@ -76,12 +77,28 @@ pub struct DispatcherConfig {
 }
 
 /// One private source of a dispatcher.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum SourceConfig {
-    /// Files under a root directory.
+    /// Files (CSV, Parquet) under a root directory.
     Files {
         /// The directory.
         root: PathBuf,
+    },
+    /// Tables of a PostgreSQL database.
+    Postgres {
+        /// `postgres://…`; secret because it may carry a password.
+        url: SecretString,
+        /// Tables with more rows than this are refused.
+        max_rows: Option<u64>,
+    },
+    /// Objects (CSV, Parquet) under a key prefix of an S3 bucket.
+    S3 {
+        /// The bucket.
+        bucket: String,
+        /// Key prefix, without leading or trailing `/` (empty: the whole bucket).
+        prefix: String,
+        /// Connection settings: endpoint, region, the dispatcher's own credentials.
+        s3: S3Config,
     },
 }
 
@@ -260,3 +277,5 @@ fn read_file(path: &Path) -> Result<file::ConfigFile, ConfigError> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_sources;

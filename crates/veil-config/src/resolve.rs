@@ -10,8 +10,8 @@ use crate::env::KeySources;
 use crate::file::{ConfigFile, CONFIG_VERSION};
 use crate::{
     BlobConfig, Config, ConfigError, DispatcherConfig, LinkageConfig, LogConfig, LogFormat,
-    MetadataConfig, QueueConfig, S3Config, ServerConfig, SourceConfig, TlsConfig, WorkerConfig,
-    DEFAULT_DATA_DIR, DEFAULT_LISTEN,
+    MetadataConfig, QueueConfig, S3Config, ServerConfig, TlsConfig, WorkerConfig, DEFAULT_DATA_DIR,
+    DEFAULT_LISTEN,
 };
 
 pub(crate) fn resolve(file: ConfigFile, sources: &KeySources) -> Result<Config, ConfigError> {
@@ -332,7 +332,7 @@ fn check_blob_url(url: &str) -> Result<(), String> {
     }
 }
 
-fn check_http_url(url: &str) -> Result<(), String> {
+pub(crate) fn check_http_url(url: &str) -> Result<(), String> {
     let parsed = url::Url::parse(url).map_err(|err| format!("not a valid URL: `{url}` ({err})"))?;
     match parsed.scheme() {
         "http" | "https" => Ok(()),
@@ -384,24 +384,7 @@ fn dispatcher(
     }
     let mut resolved = std::collections::BTreeMap::new();
     for (name, source) in section.sources {
-        let key = format!("dispatcher.sources.{name}");
-        let source = match (source.kind.as_str(), source.root) {
-            ("files", Some(root)) => SourceConfig::Files {
-                root: PathBuf::from(root),
-            },
-            ("files", None) => {
-                return Err(ConfigError::invalid(
-                    format!("{key}.root"),
-                    "is needed for a source of type files",
-                ))
-            }
-            (other, _) => {
-                return Err(ConfigError::invalid(
-                    format!("{key}.type"),
-                    format!("unknown source type {other:?}: expected \"files\""),
-                ))
-            }
-        };
+        let source = crate::sources::resolve_source(&name, source, sources)?;
         resolved.insert(name, source);
     }
     Ok(DispatcherConfig {

@@ -139,10 +139,7 @@ pub(crate) fn redacted_toml(config: &Config) -> String {
     let _ = writeln!(out, "environment = {}", quoted(&dispatcher.environment));
     let _ = writeln!(out, "concurrency = {}", dispatcher.concurrency);
     for (name, source) in &dispatcher.sources {
-        let crate::SourceConfig::Files { root } = source;
-        let _ = writeln!(out, "\n[dispatcher.sources.{}]", quoted(name));
-        let _ = writeln!(out, "type = \"files\"");
-        let _ = writeln!(out, "root = {}", quoted(&root.display().to_string()));
+        write_source(&mut out, name, source);
     }
     crate::auth::write_redacted(&mut out, &config.auth);
     let _ = writeln!(out, "\n[worker]");
@@ -169,6 +166,38 @@ pub(crate) fn redacted_toml(config: &Config) -> String {
     write_kubernetes(&mut out, config);
     write_registration(&mut out, config);
     out
+}
+
+/// `[dispatcher.sources.NAME]`: the postgres URL's password and the S3 keys redacted.
+fn write_source(out: &mut String, name: &str, source: &crate::SourceConfig) {
+    let _ = writeln!(out, "\n[dispatcher.sources.{}]", quoted(name));
+    match source {
+        crate::SourceConfig::Files { root } => {
+            let _ = writeln!(out, "type = \"files\"");
+            let _ = writeln!(out, "root = {}", quoted(&root.display().to_string()));
+        }
+        crate::SourceConfig::Postgres { url, max_rows } => {
+            let _ = writeln!(out, "type = \"postgres\"");
+            let _ = writeln!(out, "url = {}", quoted(&redact_url(url.expose_secret())));
+            let _ = match max_rows {
+                Some(rows) => writeln!(out, "max_rows = {rows}"),
+                None => writeln!(out, "# max_rows is not set"),
+            };
+        }
+        crate::SourceConfig::S3 { bucket, prefix, s3 } => {
+            let _ = writeln!(out, "type = \"s3\"");
+            let _ = writeln!(out, "bucket = {}", quoted(bucket));
+            let _ = writeln!(out, "prefix = {}", quoted(prefix));
+            optional(out, "endpoint", s3.endpoint.clone());
+            let _ = writeln!(out, "region = {}", quoted(&s3.region));
+            let redacted = |value: &Option<secrecy::SecretString>| {
+                value.as_ref().map(|_| REDACTED.to_string())
+            };
+            optional(out, "access_key_id", redacted(&s3.access_key_id));
+            optional(out, "secret_access_key", redacted(&s3.secret_access_key));
+            let _ = writeln!(out, "allow_http = {}", s3.allow_http);
+        }
+    }
 }
 
 fn optional(out: &mut String, key: &str, value: Option<String>) {

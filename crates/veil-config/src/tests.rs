@@ -71,12 +71,10 @@ fn dispatcher_sources_are_read_and_mistakes_named() {
     )
     .unwrap();
     assert_eq!(config.dispatcher.environment, "clinic");
-    assert_eq!(
-        config.dispatcher.sources["records"],
-        crate::SourceConfig::Files {
-            root: PathBuf::from("/data/records")
-        }
-    );
+    assert!(matches!(
+        &config.dispatcher.sources["records"],
+        crate::SourceConfig::Files { root } if root == &PathBuf::from("/data/records")
+    ));
     let shown = config.to_redacted_toml();
     assert!(!shown.contains("pw@"), "{shown}");
     assert!(shown.contains("/data/records"), "{shown}");

@@ -17,6 +17,17 @@ pub enum DispatchError {
         /// Why the path is refused.
         reason: String,
     },
+    /// A table of a source could not be read.
+    #[error("source {source_name:?}: {reason}")]
+    Read {
+        /// The source's name.
+        source_name: String,
+        /// What failed, naming the table, file or column but never a value or a credential.
+        reason: String,
+    },
+    /// A source's settings are unusable (e.g. an S3 endpoint that is not a URL).
+    #[error("source settings: {0}")]
+    SourceSettings(String),
     /// The broker failed.
     #[error("message broker: {0}")]
     Broker(String),

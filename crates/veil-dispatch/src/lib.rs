@@ -22,10 +22,13 @@ mod dispatcher;
 mod error;
 mod executor;
 mod message;
+mod postgres_source;
 mod profile;
+mod s3_source;
 mod sources;
 mod status;
 mod synth;
+mod tables;
 
 pub use dispatcher::{
     DispatchContext, DispatchHandlers, DispatchTask, Dispatcher, DispatcherSettings, MessageRunner,
@@ -34,6 +37,7 @@ pub use error::DispatchError;
 pub use executor::{DispatchExecutor, EnvironmentQueues};
 pub use message::{error_key, DispatchMessage, MESSAGE_VERSION};
 pub use profile::{SourceProfileJob, SourceProfileTask, SOURCE_PROFILE};
+pub use s3_source::S3Settings;
 pub use sources::{Source, Sources};
 pub use status::{
     LocalStatusChannel, RabbitStatusChannel, StatusChannel, StatusState, StatusUpdate,

@@ -12,8 +12,8 @@ use veil_blob::BlobStore;
 use veil_config::{Config, SourceConfig};
 use veil_dispatch::{
     DispatchHandlers, DispatchTask, Dispatcher, DispatcherSettings, EnvironmentQueues,
-    LocalStatusChannel, RabbitStatusChannel, RootKeys, Source, SourceProfileTask, Sources,
-    StatusChannel, SynthAnalyseTask, SynthGenerateTask, SynthTrainTask,
+    LocalStatusChannel, RabbitStatusChannel, RootKeys, S3Settings, Source, SourceProfileTask,
+    Sources, StatusChannel, SynthAnalyseTask, SynthGenerateTask, SynthTrainTask,
 };
 use veil_queue::{QueueSettings, SqlQueue, TaskQueue};
 
@@ -83,12 +83,37 @@ pub async fn links(config: &Config, embedded: bool) -> anyhow::Result<DispatchLi
     })
 }
 
-/// The configured private sources.
+/// The configured private sources. An S3 source whose (already validated) settings the client still
+/// refuses is logged and left out, so tasks naming it fail as for any unknown source.
 fn sources(config: &Config) -> Sources {
     let mut sources = Sources::new();
     for (name, source) in &config.dispatcher.sources {
-        let SourceConfig::Files { root } = source;
-        sources.insert(name.clone(), Source::Files { root: root.clone() });
+        let source = match source {
+            SourceConfig::Files { root } => Source::Files { root: root.clone() },
+            SourceConfig::Postgres { url, max_rows } => Source::Postgres {
+                url: url.clone(),
+                max_rows: *max_rows,
+            },
+            SourceConfig::S3 { bucket, prefix, s3 } => {
+                let settings = S3Settings {
+                    bucket: bucket.clone(),
+                    prefix: prefix.clone(),
+                    endpoint: s3.endpoint.clone(),
+                    region: s3.region.clone(),
+                    access_key_id: s3.access_key_id.clone(),
+                    secret_access_key: s3.secret_access_key.clone(),
+                    allow_http: s3.allow_http,
+                };
+                match Source::s3(settings) {
+                    Ok(source) => source,
+                    Err(error) => {
+                        tracing::error!(source = %name, %error, "private source left out");
+                        continue;
+                    }
+                }
+            }
+        };
+        sources.insert(name.clone(), source);
     }
     sources
 }

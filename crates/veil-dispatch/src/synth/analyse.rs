@@ -3,7 +3,6 @@
 //! read from the object store whole, into memory (the kernel's analysis works on in-memory tables).
 
 use std::collections::HashSet;
-use std::path::Path;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -11,8 +10,8 @@ use serde_json::{json, Value};
 use veil_blob::BlobError;
 use veil_service::TaskError;
 use veil_synth::{
-    analyse, read_raw_csv, read_table, render_html, type_raw_table, ColumnOverride, RawTable,
-    ReadOptions, Table,
+    analyse, read_raw_csv, render_html, type_raw_table, ColumnOverride, RawTable, ReadOptions,
+    Table,
 };
 
 use super::environment_job::{EnvironmentJob, EnvironmentTaskParams};
@@ -48,13 +47,6 @@ impl SynthAnalyseTask {
     }
 }
 
-fn open_csv(file: &Path, what: &str) -> Result<RawTable, TaskError> {
-    let reader = std::fs::File::open(file)
-        .map_err(|_| TaskError::retryable(format!("the {what} could not be opened")))?;
-    read_raw_csv(std::io::BufReader::new(reader))
-        .map_err(|err| synth_error(&format!("read the {what}"), err))
-}
-
 /// Reads `raw` with each column typed as the real table's column of the same name.
 fn typed_like(real: &Table, raw: RawTable, what: &str) -> Result<Table, TaskError> {
     let present: HashSet<&String> = raw.names.iter().collect();
@@ -86,14 +78,17 @@ impl DispatchTask for SynthAnalyseTask {
     async fn run(&self, ctx: &DispatchContext) -> Result<Bytes, TaskError> {
         let params = AnalyseParams::parse(&ctx.message.params).map_err(TaskError::permanent)?;
         let ring = self.keys.ring()?;
-        let file = ctx
+        ctx.report_progress(0, None, Some("reading the tables"));
+        let raw_real = ctx
             .sources
-            .file(&params.source, &params.path)
+            .read_table(&params.source, &params.path)
+            .await
             .map_err(|err| TaskError::permanent(err.to_string()))?;
         let holdout = match &params.holdout {
             Some(path) => Some(
                 ctx.sources
-                    .file(&params.source, path)
+                    .read_table(&params.source, path)
+                    .await
                     .map_err(|err| TaskError::permanent(err.to_string()))?,
             ),
             None => None,
@@ -117,10 +112,7 @@ impl DispatchTask for SynthAnalyseTask {
             ctx.report_progress(current, total, description)
         };
         run_blocking(&ctx.cancel, &report, move |progress| {
-            progress.report(0, "reading the tables");
-            let reader = std::fs::File::open(&file)
-                .map_err(|_| TaskError::retryable("the file could not be opened"))?;
-            let (real, _) = read_table(std::io::BufReader::new(reader), &params.read_options())
+            let (real, _) = type_raw_table(raw_real, &params.read_options())
                 .map_err(|err| synth_error("read the table", err))?;
             let synthetic = read_raw_csv(&synthetic[..])
                 .map_err(|err| synth_error("read the synthetic table", err))?;
@@ -134,7 +126,7 @@ impl DispatchTask for SynthAnalyseTask {
             let real = Table::new(kept).map_err(|err| synth_error("read the table", err))?;
             let synthetic = typed_like(&real, synthetic, "synthetic table")?;
             let holdout = match holdout {
-                Some(path) => Some(typed_like(&real, open_csv(&path, "holdout")?, "holdout")?),
+                Some(raw) => Some(typed_like(&real, raw, "holdout")?),
                 None => None,
             };
             progress.check()?;

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde_json::Value;
 use veil_service::TaskError;
-use veil_synth::{prepare, read_table};
+use veil_synth::{prepare, type_raw_table};
 
 use super::environment_job::{EnvironmentJob, EnvironmentTaskParams};
 use super::{run_blocking, seal_error, synth_error, RootKeys, TrainParams, MODEL_CONTEXT};
@@ -47,21 +47,19 @@ impl DispatchTask for SynthTrainTask {
         let params = TrainParams::parse(&ctx.message.params).map_err(TaskError::permanent)?;
         // Before any reading: without a key nothing could be kept.
         let ring = self.keys.ring()?;
-        let file = ctx
+        ctx.report_progress(0, None, Some("reading the table"));
+        let raw = ctx
             .sources
-            .file(&params.source, &params.path)
+            .read_table(&params.source, &params.path)
+            .await
             .map_err(|err| TaskError::permanent(err.to_string()))?;
         let spec = params.spec().map_err(TaskError::permanent)?;
         let report = |current, total, description: Option<&str>| {
             ctx.report_progress(current, total, description)
         };
         run_blocking(&ctx.cancel, &report, move |progress| {
-            progress.report(0, "reading the table");
-            let reader = std::fs::File::open(&file)
-                .map_err(|_| TaskError::retryable("the file could not be opened"))?;
-            let (table, schema) =
-                read_table(std::io::BufReader::new(reader), &params.read_options())
-                    .map_err(|err| synth_error("read the table", err))?;
+            let (table, schema) = type_raw_table(raw, &params.read_options())
+                .map_err(|err| synth_error("read the table", err))?;
             progress.check()?;
             let rows = table.row_count() as u64;
             progress.report(rows, "suppressing rare values");
