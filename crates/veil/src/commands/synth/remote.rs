@@ -67,9 +67,12 @@ impl PlaceArgs {
 
     /// Hub mode: both flags are needed; the environment's and the source's names.
     pub fn required(&self) -> anyhow::Result<(&str, &str)> {
-        let get = |flag: &str, what: &str, value: &Option<String>| match value.as_deref() {
-            Some(value) if !value.trim().is_empty() => Ok(value.to_string()),
-            _ => Err(UsageError(format!(
+        let get = |flag: &str, what: &str, value: &'_ Option<String>| match value
+            .as_deref()
+            .filter(|value| !value.trim().is_empty())
+        {
+            Some(_) => Ok(()),
+            None => Err(UsageError(format!(
                 "{flag} is required with --server: name the {what} holding the private data"
             ))),
         };
