@@ -4,14 +4,19 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
+use serde_json::{json, Value};
 use veil_synth::{
     analyse, render_html, type_raw_table, AnalyseOptions, AnalysisReport, ColumnOverride, RawTable,
     ReadOptions, SynthError, Table, UtilityMetric, DEFAULT_MIN_ROWS,
 };
 
-use super::{check_distinct, check_output_directory, plural, read_csv_file, synth_input_error};
+use super::remote::{Hub, PlaceArgs, RemoteArgs};
+use super::{
+    check_distinct, check_output_directory, plural, read_csv_file, synth_input_error, KeyArgs,
+};
 use crate::commands::link::files::AtomicFile;
 use crate::UsageError;
+use veil_dispatch::{REPORT_CONTEXT, REPORT_FORMAT};
 
 /// Arguments of `veil synth analyse`.
 #[derive(Debug, Args)]
@@ -22,12 +27,18 @@ data. The report holds aggregates only: a categorical value is named only if at 
 --min-rows real rows hold it, histogram bins with fewer real rows are merged, no minimum, \
 maximum or row is shown. Utility (train on synthetic, test on real) needs --holdout, real rows \
 the model never saw; it predicts --target, by default the last column when it has two \
-classes.")]
+classes.
+
+With --server URL the report is computed by a `synth.analyse` job in the secure environment \
+--environment: DATA.csv (and --holdout) are paths in its source --source, SYNTH.csv is the id of \
+a succeeded `synth.generate` job. The report comes back sealed and is opened with the local \
+root key ring (--root-key-file, VEIL_ROOT_KEY_FILE or VEIL_ROOT_KEY), which must hold the \
+environment's root key.")]
 pub struct AnalyseArgs {
-    /// The private CSV the model was trained on.
+    /// The private CSV the model was trained on (with --server: its path in the source).
     #[arg(value_name = "DATA.csv")]
     pub real: PathBuf,
-    /// The synthetic CSV, from `veil synth generate`.
+    /// The synthetic CSV, from `veil synth generate` (with --server: the generate job's id).
     #[arg(value_name = "SYNTH.csv")]
     pub synthetic: PathBuf,
     /// Real rows kept out of training, for utility and the closer-to-training privacy test.
@@ -48,20 +59,25 @@ pub struct AnalyseArgs {
     /// Seed of the sample of synthetic rows searched for their closest records.
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
+    #[command(flatten)]
+    pub key: KeyArgs,
+    #[command(flatten)]
+    pub place: PlaceArgs,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
-/// Runs `veil synth analyse`.
-pub fn run(args: AnalyseArgs) -> anyhow::Result<()> {
+/// Fails with a usage error when `--min-rows` is 0, an output cannot be written or would
+/// replace one of the local `inputs`, or the HTML and JSON outputs are the same file.
+fn check_outputs(args: &AnalyseArgs, inputs: &[&Path]) -> anyhow::Result<()> {
     if args.min_rows == 0 {
         return Err(UsageError("--min-rows must be at least 1".into()).into());
     }
-    let mut inputs = vec![args.real.as_path(), args.synthetic.as_path()];
-    inputs.extend(args.holdout.as_deref());
     check_output_directory(&args.output)?;
-    check_distinct(&args.output, &inputs)?;
+    check_distinct(&args.output, inputs)?;
     if let Some(json) = &args.json {
         check_output_directory(json)?;
-        check_distinct(json, &inputs)?;
+        check_distinct(json, inputs)?;
         if json == &args.output {
             return Err(UsageError(format!(
                 "{}: given as both the HTML and the JSON output",
@@ -70,6 +86,15 @@ pub fn run(args: AnalyseArgs) -> anyhow::Result<()> {
             .into());
         }
     }
+    Ok(())
+}
+
+/// Runs `veil synth analyse`.
+pub fn run(args: AnalyseArgs) -> anyhow::Result<()> {
+    args.place.check_local()?;
+    let mut inputs = vec![args.real.as_path(), args.synthetic.as_path()];
+    inputs.extend(args.holdout.as_deref());
+    check_outputs(&args, &inputs)?;
     let raw_synthetic = read_csv_file(&args.synthetic)?;
     let names = raw_synthetic.names.clone();
     let raw_real = read_csv_file(&args.real)?;
@@ -129,7 +154,7 @@ pub fn run(args: AnalyseArgs) -> anyhow::Result<()> {
             other => anyhow::Error::new(other),
         })?;
     let elapsed = started.elapsed();
-    write_outputs(&args, &report)?;
+    write_outputs(&args, &render_html(&report), &report.to_json()?)?;
 
     if !skipped.is_empty() {
         eprintln!(
@@ -181,9 +206,7 @@ fn typed(raw: RawTable, options: &ReadOptions, path: &Path) -> anyhow::Result<Ta
 
 /// Writes the HTML and, if asked, the JSON; both are fully written before either replaces
 /// its target.
-fn write_outputs(args: &AnalyseArgs, report: &AnalysisReport) -> anyhow::Result<()> {
-    let html = render_html(report);
-    let json = report.to_json()?;
+fn write_outputs(args: &AnalyseArgs, html: &str, json: &str) -> anyhow::Result<()> {
     let mut html_file = AtomicFile::create(&args.output)?;
     html_file.writer().write_all(html.as_bytes())?;
     let json_file = match &args.json {
@@ -199,6 +222,83 @@ fn write_outputs(args: &AnalyseArgs, report: &AnalysisReport) -> anyhow::Result<
     if let Some(file) = json_file {
         file.commit()?;
     }
+    Ok(())
+}
+
+/// Runs `veil synth analyse --server`: checks SYNTH.csv names a succeeded generate job,
+/// submits `synth.analyse`, follows it, opens the sealed report with the local key ring and
+/// writes the HTML (and JSON).
+pub async fn run_remote(args: AnalyseArgs) -> anyhow::Result<()> {
+    let server = args.remote.server.as_deref().unwrap_or_default();
+    let (environment, source) = args.place.required()?;
+    let in_source = |path: &Path, what: &str| {
+        path.to_str().map(str::to_string).ok_or_else(|| {
+            UsageError(format!(
+                "{what} {}: the path in the source is not UTF-8",
+                path.display()
+            ))
+        })
+    };
+    let path = in_source(&args.real, "DATA.csv")?;
+    let holdout = match &args.holdout {
+        Some(holdout) => Some(in_source(holdout, "--holdout")?),
+        None => None,
+    };
+    check_outputs(&args, &[])?;
+    let ring = args.key.ring().map_err(|error| {
+        anyhow::Error::from(UsageError(format!(
+            "the report comes back sealed, so a root key is needed to open it: {error:#}"
+        )))
+    })?;
+    let hub = Hub::connect(server, &args.remote)?;
+    let synthetic_job = hub
+        .input_job(
+            &args.synthetic.to_string_lossy(),
+            "synth.generate",
+            "SYNTH.csv",
+        )
+        .await?;
+    let params = json!({
+        "environment": environment,
+        "source": source,
+        "path": path,
+        "synthetic_job": synthetic_job,
+        "holdout": holdout,
+        "target": args.target,
+        "min_rows": args.min_rows,
+        "seed": args.seed,
+    });
+    let started = std::time::Instant::now();
+    let (id, sealed) = hub.run("synth.analyse", params).await?;
+    let bundle = zeroize::Zeroizing::new(veil_seal::open(&sealed, &ring, REPORT_CONTEXT).map_err(
+        |error| {
+            UsageError(format!(
+                "the report of job {id} does not open with the local root key ring: {error}"
+            ))
+        },
+    )?);
+    let unusable = |reason: String| anyhow::anyhow!("the report of job {id} is unusable: {reason}");
+    let bundle: Value =
+        serde_json::from_slice(&bundle).map_err(|error| unusable(error.to_string()))?;
+    if bundle["format"] != REPORT_FORMAT {
+        return Err(unusable(format!("its format is not {REPORT_FORMAT}")));
+    }
+    let report: AnalysisReport = serde_json::from_value(bundle["report"].clone())
+        .map_err(|error| unusable(error.to_string()))?;
+    let html = bundle["html"]
+        .as_str()
+        .ok_or_else(|| unusable("it holds no HTML".into()))?;
+    write_outputs(&args, html, &report.to_json()?)?;
+    print_headline(&report);
+    eprintln!(
+        "wrote {}{} from job {id} in {:.2} s",
+        args.output.display(),
+        args.json
+            .as_ref()
+            .map(|json| format!(" and {}", json.display()))
+            .unwrap_or_default(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

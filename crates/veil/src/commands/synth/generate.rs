@@ -6,9 +6,11 @@ use std::time::Instant;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
 use veil_seal::read_sealed_file;
 use veil_synth::{sample_to_csv, AnyModel};
 
+use super::remote::{save, Hub, RemoteArgs};
 use super::{
     check_distinct, check_output_directory, plural, seal_error_in, KeyArgs, MODEL_CONTEXT,
 };
@@ -25,9 +27,12 @@ The output is CSV only (a header row, then one row per synthetic record, columns
 was trained). The rows depend only on the model and --seed, never on the number of threads: \
 the same model and seed give a byte-identical file. The model is opened with the root key ring \
 (--root-key-file, VEIL_ROOT_KEY_FILE or VEIL_ROOT_KEY); a wrong key, or a corrupt or unsealed \
-model, is an error and no output is written.")]
+model, is an error and no output is written.
+
+With --server URL, MODEL is the id of a succeeded `synth.train` job and the rows are sampled by \
+a `synth.generate` job on the hub; its CSV is downloaded to OUT.csv.")]
 pub struct GenerateArgs {
-    /// The sealed model, from `veil synth train`.
+    /// The sealed model, from `veil synth train` (with --server: the train job's id).
     #[arg(value_name = "MODEL")]
     pub model: PathBuf,
     /// How many rows to generate.
@@ -41,6 +46,8 @@ pub struct GenerateArgs {
     pub output: PathBuf,
     #[command(flatten)]
     pub key: KeyArgs,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 /// Parses `--rows`: at least 1.
@@ -52,8 +59,8 @@ fn parse_rows(text: &str) -> Result<usize, String> {
     }
 }
 
-/// Runs `veil synth generate`.
-pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
+/// Fails with a usage error unless the output is named as a CSV file.
+fn check_csv_output(args: &GenerateArgs) -> anyhow::Result<()> {
     let extension = args
         .output
         .extension()
@@ -65,6 +72,12 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
+    Ok(())
+}
+
+/// Runs `veil synth generate`.
+pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
+    check_csv_output(&args)?;
     let ring = args.key.ring()?;
     check_output_directory(&args.output)?;
     check_distinct(&args.output, &[&args.model])?;
@@ -98,6 +111,29 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
     bar.finish_and_clear();
     eprintln!(
         "wrote {} to {} in {:.2} s (seed {})",
+        plural(args.rows, "row"),
+        args.output.display(),
+        started.elapsed().as_secs_f64(),
+        args.seed
+    );
+    Ok(())
+}
+
+/// Runs `veil synth generate --server`: checks MODEL names a succeeded train job, submits
+/// `synth.generate`, follows it and saves the CSV.
+pub async fn run_remote(args: GenerateArgs) -> anyhow::Result<()> {
+    check_csv_output(&args)?;
+    check_output_directory(&args.output)?;
+    let server = args.remote.server.as_deref().unwrap_or_default();
+    let hub = Hub::connect(server, &args.remote)?;
+    let model = args.model.to_string_lossy();
+    let model_job = hub.input_job(&model, "synth.train", "MODEL").await?;
+    let started = Instant::now();
+    let params = json!({"model_job": model_job, "rows": args.rows, "seed": args.seed});
+    let (id, csv) = hub.run("synth.generate", params).await?;
+    save(&args.output, &csv)?;
+    eprintln!(
+        "wrote {} to {} from job {id} in {:.2} s (seed {})",
         plural(args.rows, "row"),
         args.output.display(),
         started.elapsed().as_secs_f64(),

@@ -6,6 +6,9 @@
 //! modelling is `veil-synth`'s, the encryption `veil-seal`'s: these modules only wire them to
 //! files and flags.
 //!
+//! With `--server URL` each command runs instead as a job on a Veil hub (see [`remote`]): the
+//! private data is then read inside a secure environment, never by the CLI.
+//!
 //! Conventions, as for `veil link`: outputs are written atomically (temporary file beside the
 //! target, then rename), summaries go to stderr, and bad input (a missing file, a malformed
 //! CSV, a wrong key, a corrupt or unsealed model) is a [`UsageError`] (exit code 2) naming the
@@ -13,6 +16,7 @@
 
 mod analyse;
 mod generate;
+mod remote;
 mod train;
 
 use std::collections::HashMap;
@@ -40,14 +44,26 @@ pub enum SynthCommand {
     Analyse(analyse::AnalyseArgs),
 }
 
-/// Runs a `veil synth` command on a blocking thread (they are CPU and file bound).
+/// Runs a `veil synth` command: as a hub job with `--server`, else on a blocking thread (the
+/// local commands are CPU and file bound).
 pub async fn run(command: SynthCommand) -> anyhow::Result<()> {
-    tokio::task::spawn_blocking(move || match command {
-        SynthCommand::Train(args) => train::run(args),
-        SynthCommand::Generate(args) => generate::run(args),
-        SynthCommand::Analyse(args) => analyse::run(args),
-    })
-    .await?
+    match command {
+        SynthCommand::Train(args) if args.remote.server.is_some() => train::run_remote(args).await,
+        SynthCommand::Generate(args) if args.remote.server.is_some() => {
+            generate::run_remote(args).await
+        }
+        SynthCommand::Analyse(args) if args.remote.server.is_some() => {
+            analyse::run_remote(args).await
+        }
+        command => {
+            tokio::task::spawn_blocking(move || match command {
+                SynthCommand::Train(args) => train::run(args),
+                SynthCommand::Generate(args) => generate::run(args),
+                SynthCommand::Analyse(args) => analyse::run(args),
+            })
+            .await?
+        }
+    }
 }
 
 /// Where the root key comes from.
@@ -63,11 +79,7 @@ impl KeyArgs {
     /// Loads the key ring: `--root-key-file`, else `VEIL_ROOT_KEY_FILE`, else `VEIL_ROOT_KEY`
     /// (empty variables count as unset). No key at all is a usage error saying how to make one.
     pub fn ring(&self) -> anyhow::Result<KeyRing> {
-        let env: HashMap<&str, String> = [ROOT_KEY_FILE_ENV, ROOT_KEY_ENV]
-            .into_iter()
-            .filter_map(|name| Some((name, std::env::var(name).ok()?)))
-            .filter(|(_, value)| !value.is_empty())
-            .collect();
+        let env = key_env();
         let file = self
             .root_key_file
             .clone()
@@ -78,6 +90,20 @@ impl KeyArgs {
         };
         ring.map_err(seal_error)
     }
+
+    /// Whether any root key source is given (a flag or a non-empty variable).
+    pub fn configured(&self) -> bool {
+        self.root_key_file.is_some() || !key_env().is_empty()
+    }
+}
+
+/// The root key variables that are set and not empty.
+fn key_env() -> HashMap<&'static str, String> {
+    [ROOT_KEY_FILE_ENV, ROOT_KEY_ENV]
+        .into_iter()
+        .filter_map(|name| Some((name, std::env::var(name).ok()?)))
+        .filter(|(_, value)| !value.is_empty())
+        .collect()
 }
 
 /// A `veil-seal` error as an `anyhow` error: a usage error (exit code 2) unless the operating

@@ -4,12 +4,14 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
+use serde_json::json;
 use veil_seal::write_sealed_file;
 use veil_synth::{
     prepare, type_raw_table, AnyModel, BayesNetOptions, CartOptions, ColumnKind, ColumnOverride,
     Exclusion, ModelSpec, PrepareOptions, ReadOptions, DEFAULT_MIN_ROWS,
 };
 
+use super::remote::{save, Hub, PlaceArgs, RemoteArgs};
 use super::{
     check_distinct, check_output_directory, plural, read_csv_file, seal_error_in,
     synth_input_error, KeyArgs, MODEL_CONTEXT,
@@ -35,9 +37,14 @@ a row equal to a training row
 `inf` for no noise)
 
 The model is always sealed (AES-256-GCM) with the root key; create one with \
-`veil keygen -o ROOT.key`.")]
+`veil keygen -o ROOT.key`.
+
+With --server URL the model is fitted as a `synth.train` job in the secure environment \
+--environment, on the file DATA.csv of its source --source (the CLI never reads it); the job's \
+sealed model is then downloaded to MODEL. Its job id is what `veil synth generate --server` \
+takes.")]
 pub struct TrainArgs {
-    /// The private CSV, with a header row.
+    /// The private CSV, with a header row (with --server: its path in the source).
     #[arg(value_name = "DATA.csv")]
     pub input: PathBuf,
     /// Which model to fit.
@@ -62,6 +69,10 @@ pub struct TrainArgs {
     pub output: PathBuf,
     #[command(flatten)]
     pub key: KeyArgs,
+    #[command(flatten)]
+    pub place: PlaceArgs,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
 }
 
 /// The models `--model` names.
@@ -169,6 +180,7 @@ fn model_name(model: ModelArg) -> &'static str {
 
 /// Runs `veil synth train`.
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
+    args.place.check_local()?;
     let ring = args.key.ring()?;
     let spec = model_spec(&args)?;
     check_output_directory(&args.output)?;
@@ -253,6 +265,71 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         "wrote {} sealed with root key {}",
         args.output.display(),
         ring.primary().id()
+    );
+    Ok(())
+}
+
+/// Runs `veil synth train --server`: submits `synth.train`, follows it and saves the sealed
+/// model. With a local key ring the model must open with it before it is saved; without one it
+/// is saved as it is, sealed under the environment's root key.
+pub async fn run_remote(args: TrainArgs) -> anyhow::Result<()> {
+    let server = args.remote.server.as_deref().unwrap_or_default();
+    let (environment, source) = args.place.required()?;
+    model_spec(&args)?;
+    let epsilon = match (args.model, args.epsilon) {
+        (ModelArg::BayesNet, Some(Epsilon(None))) => {
+            return Err(
+                UsageError("--epsilon inf: a hub job needs a finite privacy budget".into()).into(),
+            )
+        }
+        (ModelArg::BayesNet, epsilon) => Some(epsilon.and_then(|e| e.0).unwrap_or(DEFAULT_EPSILON)),
+        _ => None,
+    };
+    let path = args.input.to_str().ok_or_else(|| {
+        UsageError(format!(
+            "{}: the path in the source is not UTF-8",
+            args.input.display()
+        ))
+    })?;
+    let ring = if args.key.configured() {
+        Some(args.key.ring()?)
+    } else {
+        None
+    };
+    check_output_directory(&args.output)?;
+    let mut params = json!({
+        "environment": environment,
+        "source": source,
+        "path": path,
+        "model": model_name(args.model),
+        "min_rows": args.min_rows,
+        "columns": args.columns,
+    });
+    if let Some(epsilon) = epsilon {
+        params["epsilon"] = json!(epsilon);
+    }
+    if args.model != ModelArg::GaussianCopula {
+        params["seed"] = json!(args.seed);
+    }
+    let hub = Hub::connect(server, &args.remote)?;
+    let (id, model) = hub.run("synth.train", params).await?;
+    let sealed_with = match &ring {
+        Some(ring) => {
+            let opened = veil_seal::open(&model, ring, MODEL_CONTEXT).map_err(|error| {
+                UsageError(format!(
+                    "the model of job {id} does not open with the local root key ring: {error}; \
+                     it stays on the hub (give {id} to `veil synth generate --server`)"
+                ))
+            })?;
+            drop(zeroize::Zeroizing::new(opened));
+            "sealed; it opens with the local root key ring".to_string()
+        }
+        None => "sealed under the environment's root key (no local root key to check it)".into(),
+    };
+    save(&args.output, &model)?;
+    eprintln!(
+        "wrote {} from job {id}, {sealed_with}",
+        args.output.display()
     );
     Ok(())
 }
