@@ -233,13 +233,15 @@ impl ProjectStore for SqlProjectStore {
         let keys_sql = "SELECT encodings_key, blocks_key FROM es_uploads WHERE project_id = $1";
         let deleted = with_pool!(&self.database, pool => {
             let mut tx = pool.begin().await?;
-            let keys: Vec<(String, Option<String>)> =
-                sqlx::query_as(keys_sql).bind(project_id).fetch_all(&mut *tx).await?;
             // Children first, so the delete does not rely on the dialect's foreign-key settings.
+            // A write comes first: on SQLite a transaction that reads and then writes fails at once
+            // (SQLITE_BUSY, no busy timeout) when another connection wrote in between.
             sqlx::query("DELETE FROM es_runs WHERE project_id = $1")
                 .bind(project_id)
                 .execute(&mut *tx)
                 .await?;
+            let keys: Vec<(String, Option<String>)> =
+                sqlx::query_as(keys_sql).bind(project_id).fetch_all(&mut *tx).await?;
             sqlx::query("DELETE FROM es_uploads WHERE project_id = $1")
                 .bind(project_id)
                 .execute(&mut *tx)
