@@ -173,7 +173,8 @@ impl JobKind for SynthGenerateJob {
         ctx: &TaskContext,
         _task_results: &[String],
     ) -> Result<Option<Bytes>, TaskError> {
-        let params = GenerateParams::parse(&ctx.params).map_err(TaskError::permanent)?;
+        // The final step's own params are empty: the format is the job's.
+        let params = GenerateParams::parse(&ctx.job.params).map_err(TaskError::permanent)?;
         let staging = staging_key(ctx.job.id, params.format);
         let result = job_result_key(ctx.job.id);
         match copy_object(ctx.blobs.as_ref(), &staging, &result).await {
