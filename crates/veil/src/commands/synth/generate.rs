@@ -165,12 +165,11 @@ pub async fn run_remote(args: GenerateArgs) -> anyhow::Result<()> {
     let model = args.model.to_string_lossy();
     let model_job = hub.input_job(&model, "synth.train", "MODEL").await?;
     let started = Instant::now();
-    let params = json!({
-        "model_job": model_job,
-        "rows": args.rows,
-        "seed": args.seed,
-        "format": format.name(),
-    });
+    let mut params = json!({"model_job": model_job, "rows": args.rows, "seed": args.seed});
+    // CSV is the default: leaving it out keeps CSV working with hubs that predate `format`.
+    if format != OutputFormat::Csv {
+        params["format"] = json!(format.name());
+    }
     let (id, rows) = hub.run("synth.generate", params).await?;
     save(&args.output, &rows)?;
     eprintln!(
