@@ -65,8 +65,8 @@ pub enum SynthError {
     /// Two tables given to a metric do not have the same columns.
     #[error("tables differ: {0}")]
     SchemaMismatch(String),
-    /// Writing the output failed.
-    #[error("write CSV: {0}")]
+    /// Writing the output (CSV or Parquet) failed.
+    #[error("write the output: {0}")]
     Write(String),
 }
 

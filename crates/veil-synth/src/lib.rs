@@ -14,8 +14,9 @@
 //!    `gaussian-copula`), per-column decision trees ([`CartModel`], `cart`) or
 //!    a Bayesian network fitted with ε-differential privacy ([`BayesNetModel`],
 //!    `bayes-net`); models are serde data ([`AnyModel`] tags them by name).
-//! 4. [`sample`] / [`sample_to_csv`] draw rows, identical for a seed whatever
-//!    the thread count; [`fidelity`] scores them against the real table.
+//! 4. [`sample`] / [`sample_to_csv`] / [`sample_to_parquet`] draw rows,
+//!    identical for a seed whatever the thread count; [`fidelity`] scores
+//!    them against the real table.
 //!
 //! ```
 //! use veil_synth::{fidelity, prepare, read_table, sample, ModelSpec, PrepareOptions, ReadOptions, SynthModel};
@@ -44,6 +45,7 @@ mod infer;
 mod marginal;
 mod metrics;
 mod model;
+mod parquet_io;
 mod rare;
 mod stats;
 mod table;
@@ -77,9 +79,10 @@ pub use metrics::{
     fidelity, ks_complement, tv_complement, ColumnFidelity, ColumnMetric, FidelityReport,
 };
 pub use model::{
-    sample, sample_to_csv, AnyModel, AnySampler, ChunkSampler, ModelSpec, SynthModel,
-    SAMPLE_CHUNK_ROWS,
+    sample, sample_to_csv, sample_to_parquet, AnyModel, AnySampler, ChunkSampler, ModelSpec,
+    SynthModel, SAMPLE_CHUNK_ROWS,
 };
+pub use parquet_io::{arrow_field, arrow_schema, write_parquet, ParquetTableWriter};
 pub use rare::{
     prepare, ColumnSuppression, PrepareOptions, PreparedTable, RareDestination, SuppressionReport,
     DEFAULT_MIN_ROWS,

@@ -6,7 +6,8 @@
 //! (possibly deserialised) model once and returns a [`ChunkSampler`]; rows
 //! are then drawn in chunks of [`SAMPLE_CHUNK_ROWS`], chunk `i` from its own
 //! ChaCha8 stream `i` of the seed, so the output depends on the seed alone,
-//! never on the number of threads.
+//! never on the number of threads. [`sample_to_csv`] and
+//! [`sample_to_parquet`] write the same rows batch by batch.
 
 use std::io::Write;
 
@@ -21,6 +22,7 @@ use crate::cart::{CartModel, CartOptions, CartSampler};
 use crate::copula::{CopulaModel, CopulaOptions, CopulaSampler};
 use crate::csv_io::CsvTableWriter;
 use crate::error::{Result, SynthError};
+use crate::parquet_io::ParquetTableWriter;
 use crate::rare::PreparedTable;
 use crate::table::Table;
 
@@ -29,7 +31,7 @@ use crate::table::Table;
 pub const SAMPLE_CHUNK_ROWS: usize = 1024;
 
 /// Chunks sampled in parallel before they are written, bounding memory.
-const CHUNKS_PER_BATCH: usize = 32;
+pub(crate) const CHUNKS_PER_BATCH: usize = 32;
 
 /// A synthesiser: fitted on a prepared table, serialisable, sampled by chunk.
 pub trait SynthModel: Serialize + DeserializeOwned {
@@ -92,6 +94,24 @@ pub fn sample<M: SynthModel>(model: &M, rows: usize, seed: u64) -> Result<Table>
     Ok(table)
 }
 
+/// Samples like [`sample`] and hands the chunks to `each`, a batch of up to
+/// [`CHUNKS_PER_BATCH`] chunks at a time, in order.
+fn sample_batches<S: ChunkSampler>(
+    sampler: &S,
+    rows: usize,
+    seed: u64,
+    mut each: impl FnMut(Vec<Table>) -> Result<()>,
+) -> Result<()> {
+    let chunk_count = rows.div_ceil(SAMPLE_CHUNK_ROWS);
+    let mut first = 0;
+    while first < chunk_count {
+        let last = (first + CHUNKS_PER_BATCH).min(chunk_count);
+        each(sample_chunks(sampler, rows, seed, first..last)?)?;
+        first = last;
+    }
+    Ok(())
+}
+
 /// Samples like [`sample`] (same rows for the same seed) and writes them as
 /// CSV batch by batch, holding only a few chunks in memory.
 pub fn sample_to_csv<M: SynthModel, W: Write>(
@@ -102,16 +122,53 @@ pub fn sample_to_csv<M: SynthModel, W: Write>(
 ) -> Result<W> {
     let sampler = model.sampler()?;
     let mut csv_writer = CsvTableWriter::new(writer, sampler.column_names())?;
-    let chunk_count = rows.div_ceil(SAMPLE_CHUNK_ROWS);
-    let mut first = 0;
-    while first < chunk_count {
-        let last = (first + CHUNKS_PER_BATCH).min(chunk_count);
-        for chunk in sample_chunks(&sampler, rows, seed, first..last)? {
-            csv_writer.write_rows(&chunk)?;
-        }
-        first = last;
-    }
+    sample_batches(&sampler, rows, seed, |chunks| {
+        chunks
+            .iter()
+            .try_for_each(|chunk| csv_writer.write_rows(chunk))
+    })?;
     csv_writer.finish()
+}
+
+/// Samples like [`sample`] (same rows for the same seed) and writes them as
+/// one Parquet file, a row group per batch of chunks, so that memory holds
+/// one batch whatever the row count. The column types are those of
+/// [`arrow_field`](crate::arrow_field); the values are those
+/// [`sample_to_csv`] writes. With no rows the file has the schema only.
+pub fn sample_to_parquet<M: SynthModel, W: Write + Send>(
+    model: &M,
+    rows: usize,
+    seed: u64,
+    writer: W,
+) -> Result<W> {
+    let sampler = model.sampler()?;
+    // The schema comes from the first chunk: the writer is made then.
+    let mut unused = Some(writer);
+    let mut parquet_writer: Option<ParquetTableWriter<W>> = None;
+    sample_batches(&sampler, rows, seed, |chunks| {
+        for chunk in &chunks {
+            let out = match (&mut parquet_writer, unused.take()) {
+                (Some(out), _) => out,
+                (None, Some(writer)) => {
+                    parquet_writer.insert(ParquetTableWriter::new(writer, chunk)?)
+                }
+                (None, None) => return Err(SynthError::Write("no output".into())),
+            };
+            out.write_rows(chunk)?;
+        }
+        match &mut parquet_writer {
+            Some(out) => out.end_row_group(),
+            None => Ok(()),
+        }
+    })?;
+    match (parquet_writer, unused) {
+        (Some(out), _) => out.finish(),
+        (None, Some(writer)) => {
+            let template = sampler.sample_chunk(0, &mut chunk_rng(seed, 0))?;
+            ParquetTableWriter::new(writer, &template)?.finish()
+        }
+        (None, None) => Err(SynthError::Write("no output".into())),
+    }
 }
 
 /// Which model to fit, with its options; `{"model": "gaussian-copula"}`.

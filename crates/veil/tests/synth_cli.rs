@@ -276,3 +276,5 @@ fn canaries_never_leave_the_private_data() {
 
 #[path = "synth_cli/errors.rs"]
 mod errors;
+#[path = "synth_cli/parquet_output.rs"]
+mod parquet_output;

@@ -175,6 +175,35 @@ async fn train_generate_and_analyse_run_as_hub_jobs() {
     assert!(text.starts_with("age,ward,score,smoker\n"));
     hub.assert_described(&generate_id, "synth.generate").await;
 
+    // The same job in Parquet: the hub streams that format and the CLI saves it as it is.
+    let parquet = hub.out("synthetic.parquet");
+    let parquet_arg = parquet.display().to_string();
+    let output = hub
+        .veil(
+            &[
+                "synth",
+                "generate",
+                &train_id,
+                "--rows",
+                "500",
+                "--seed",
+                "5",
+                "--server",
+                base,
+                "-o",
+                &parquet_arg,
+            ],
+            &[],
+        )
+        .await;
+    job_id(&output);
+    let file = std::fs::File::open(&parquet).unwrap();
+    let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+    let rows = parquet::file::reader::FileReader::metadata(&reader)
+        .file_metadata()
+        .num_rows();
+    assert_eq!(rows, 500);
+
     let html = hub.out("report.html");
     let json = hub.out("report.json");
     let (html_arg, json_arg) = (html.display().to_string(), json.display().to_string());

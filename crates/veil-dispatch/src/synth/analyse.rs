@@ -1,6 +1,6 @@
-//! `synth.analyse`: private table + synthetic CSV (+ holdout) → sealed report, computed inside the
-//! secure environment so that only aggregates leave it, and those only sealed. The synthetic CSV is
-//! read from the object store whole, into memory (the kernel's analysis works on in-memory tables).
+//! `synth.analyse`: private table + synthetic CSV or Parquet (+ holdout) → sealed report, computed
+//! inside the secure environment so that only aggregates leave it, and those only sealed. The
+//! synthetic table is read from the object store whole, into memory (the kernel's analysis works on in-memory tables).
 
 use std::collections::HashSet;
 
@@ -16,7 +16,11 @@ use veil_synth::{
 
 use super::environment_job::{EnvironmentJob, EnvironmentTaskParams};
 use super::{run_blocking, seal_error, synth_error, AnalyseParams, RootKeys, REPORT_CONTEXT};
+use crate::tables::read_parquet;
 use crate::{DispatchContext, DispatchTask};
+
+/// The first bytes of every Parquet file.
+const PARQUET_MAGIC: &[u8] = b"PAR1";
 
 /// The task and job kind.
 pub const SYNTH_ANALYSE: &str = "synth.analyse";
@@ -114,8 +118,15 @@ impl DispatchTask for SynthAnalyseTask {
         run_blocking(&ctx.cancel, &report, move |progress| {
             let (real, _) = type_raw_table(raw_real, &params.read_options())
                 .map_err(|err| synth_error("read the table", err))?;
-            let synthetic = read_raw_csv(&synthetic[..])
-                .map_err(|err| synth_error("read the synthetic table", err))?;
+            // A generate job writes CSV or Parquet; Parquet files start with its magic bytes.
+            let synthetic = if synthetic.starts_with(PARQUET_MAGIC) {
+                read_parquet(synthetic, &synthetic_key).map_err(|err| {
+                    TaskError::permanent(format!("read the synthetic table: {err}"))
+                })?
+            } else {
+                read_raw_csv(&synthetic[..])
+                    .map_err(|err| synth_error("read the synthetic table", err))?
+            };
             // Only the modelled columns are compared: identifiers and excluded ones are not in it.
             let modelled: HashSet<String> = synthetic.names.iter().cloned().collect();
             let kept = real

@@ -1,10 +1,11 @@
-//! `synth.generate`: sealed model → N synthetic rows, streamed as CSV into the object store.
+//! `synth.generate`: sealed model → N synthetic rows, streamed as CSV or Parquet (params.format)
+//! into the object store.
 //!
 //! It needs only the model, so without an `environment` it runs on the hub's own workers (which then
 //! need the root key); with one, that environment's dispatcher runs it. The rows are written to
 //! [`staging_key`] while they are drawn (memory stays bounded whatever the row count); the task's
-//! result is a small summary, and the job's final step copies the CSV, again chunk by chunk, to the
-//! job's result. The CSV is not sealed: synthetic rows are the product, meant to be shared.
+//! result is a small summary, and the job's final step copies the file, again chunk by chunk, to the
+//! job's result. The file is not sealed: synthetic rows are the product, meant to be shared.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -17,20 +18,22 @@ use tokio_util::sync::CancellationToken;
 use veil_blob::{BlobError, BlobStore};
 use veil_domain::{JobId, TaskSpec};
 use veil_service::{job_result_key, JobKind, TaskContext, TaskError};
-use veil_synth::{sample_to_csv, AnyModel, SynthError};
+use veil_synth::{sample_to_csv, sample_to_parquet, AnyModel, SynthError};
 
 use super::stream::{channel, copy_object};
 use super::{
-    run_blocking, seal_error, synth_error, GenerateParams, Reporter, RootKeys, MODEL_CONTEXT,
+    run_blocking, seal_error, synth_error, GenerateParams, OutputFormat, Reporter, RootKeys,
+    MODEL_CONTEXT,
 };
 use crate::{DispatchContext, DispatchTask};
 
 /// The task and job kind.
 pub const SYNTH_GENERATE: &str = "synth.generate";
 
-/// Where a generate job's task streams its CSV, before the final step makes it the job's result.
-pub fn staging_key(job: JobId) -> String {
-    format!("jobs/{job}/synthetic.csv")
+/// Where a generate job's task streams its rows in `format`, before the final step makes the file
+/// the job's result.
+pub fn staging_key(job: JobId, format: OutputFormat) -> String {
+    format!("jobs/{job}/synthetic.{}", format.extension())
 }
 
 /// Opens the sealed model, draws the rows into [`staging_key`] and returns a summary.
@@ -64,12 +67,15 @@ async fn generate(
     })
     .await?;
 
-    let (rows, seed) = (params.rows, params.seed(job));
-    let key = staging_key(job);
+    let (rows, seed, format) = (params.rows, params.seed(job), params.format);
+    let key = staging_key(job, format);
     let (writer, source, lines) = channel(cancel.child_token());
     let sampling = tokio::task::spawn_blocking(move || {
         let count = usize::try_from(rows).map_err(|_| SynthError::Model("too many rows".into()))?;
-        let writer = sample_to_csv(&model, count, seed, writer)?;
+        let writer = match format {
+            OutputFormat::Csv => sample_to_csv(&model, count, seed, writer)?,
+            OutputFormat::Parquet => sample_to_parquet(&model, count, seed, writer)?,
+        };
         writer
             .finish()
             .map_err(|err| SynthError::Write(err.to_string()))
@@ -80,9 +86,13 @@ async fn generate(
     let stored = loop {
         tokio::select! {
             stored = &mut upload => break stored,
-            _ = beat.tick() => {
-                let written = lines.load(Ordering::Relaxed).saturating_sub(1);
-                report(written, Some(rows), Some("rows written"));
+            // Parquet has no lines to count: its rows are known once the file is written.
+            _ = beat.tick() => match format {
+                OutputFormat::Csv => {
+                    let written = lines.load(Ordering::Relaxed).saturating_sub(1);
+                    report(written, Some(rows), Some("rows written"));
+                }
+                OutputFormat::Parquet => report(0, Some(rows), Some("writing Parquet")),
             }
         }
     };
@@ -105,12 +115,18 @@ async fn generate(
         (Ok(bytes), Ok(())) => bytes,
     };
     report(rows, Some(rows), Some("rows written"));
-    let summary = json!({"rows": rows, "seed": seed, "bytes": bytes, "key": key});
+    let summary = json!({
+        "rows": rows,
+        "seed": seed,
+        "format": format.extension(),
+        "bytes": bytes,
+        "key": key,
+    });
     Ok(Bytes::from(summary.to_string()))
 }
 
 /// The hub's job kind. Its task runs on the hub's workers, or in `environment` when one is given;
-/// the job's result is the synthetic CSV.
+/// the job's result is the synthetic CSV or Parquet file.
 pub struct SynthGenerateJob {
     keys: RootKeys,
 }
@@ -157,7 +173,9 @@ impl JobKind for SynthGenerateJob {
         ctx: &TaskContext,
         _task_results: &[String],
     ) -> Result<Option<Bytes>, TaskError> {
-        let staging = staging_key(ctx.job.id);
+        // The final step's own params are empty: the format is the job's.
+        let params = GenerateParams::parse(&ctx.job.params).map_err(TaskError::permanent)?;
+        let staging = staging_key(ctx.job.id, params.format);
         let result = job_result_key(ctx.job.id);
         match copy_object(ctx.blobs.as_ref(), &staging, &result).await {
             Ok(_) => {}

@@ -33,7 +33,7 @@ use veil_synth::SynthError;
 pub use analyse::{SynthAnalyseJob, SynthAnalyseTask, REPORT_FORMAT, SYNTH_ANALYSE};
 pub use environment_job::{EnvironmentJob, EnvironmentTaskParams};
 pub use generate::{staging_key, SynthGenerateJob, SynthGenerateTask, SYNTH_GENERATE};
-pub use params::{AnalyseParams, GenerateParams, TrainParams};
+pub use params::{AnalyseParams, GenerateParams, OutputFormat, TrainParams};
 pub use train::{SynthTrainJob, SynthTrainTask, SYNTH_TRAIN};
 
 /// The seal context of models.

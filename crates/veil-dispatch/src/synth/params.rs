@@ -55,6 +55,30 @@ pub struct GenerateParams {
     pub rows: u64,
     /// The sampling seed; by default one derived from the job's id.
     pub seed: Option<u64>,
+    /// The result's format: `csv` (the default) or `parquet`.
+    #[serde(default)]
+    pub format: OutputFormat,
+}
+
+/// The format of a `synth.generate` job's result.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputFormat {
+    /// CSV with a header row.
+    #[default]
+    Csv,
+    /// Parquet with typed columns (see [`veil_synth::arrow_field`]).
+    Parquet,
+}
+
+impl OutputFormat {
+    /// The file extension, without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            OutputFormat::Csv => "csv",
+            OutputFormat::Parquet => "parquet",
+        }
+    }
 }
 
 /// `synth.analyse`: the private table, the synthetic table and an optional holdout.

@@ -157,7 +157,10 @@ async fn train_generate_and_analyse_keep_private_values_in() {
     let summary: Value =
         serde_json::from_slice(&fixture.get(&outcome.unwrap()).await.unwrap()).unwrap();
     assert_eq!(summary["rows"], 3000);
-    let csv = fixture.get(&staging_key(generate_job)).await.unwrap();
+    let csv = fixture
+        .get(&staging_key(generate_job, OutputFormat::Csv))
+        .await
+        .unwrap();
     let csv = String::from_utf8(csv.to_vec()).unwrap();
     assert_eq!(csv.lines().count(), 3001);
     assert!(csv.starts_with("age,ward,score,smoker\n"), "{}", &csv[..40]);
@@ -165,7 +168,7 @@ async fn train_generate_and_analyse_keep_private_values_in() {
 
     let params = json!({
         "environment": "local", "source": "clinic", "path": "people.csv",
-        "synthetic_key": staging_key(generate_job), "holdout": "holdout.csv",
+        "synthetic_key": staging_key(generate_job, OutputFormat::Csv), "holdout": "holdout.csv",
     });
     let (_, outcome) = fixture.run(fixture.keys(), SYNTH_ANALYSE, params).await;
     let sealed = fixture.get(&outcome.unwrap()).await.unwrap();
@@ -178,6 +181,37 @@ async fn train_generate_and_analyse_keep_private_values_in() {
     assert_eq!(bundle["report"]["synthetic_rows"], 3000);
     assert!(bundle["html"].as_str().unwrap().contains("<html"));
     assert!(!bundle.to_string().contains(CANARY_WARD));
+}
+
+#[tokio::test]
+async fn generate_streams_parquet_that_analyse_reads() {
+    let fixture = Fixture::new();
+    let train_job = trained(&fixture).await;
+    let params = json!({
+        "model_job": train_job.to_string(), "rows": 3000, "seed": 7, "format": "parquet",
+    });
+    let (generate_job, outcome) = fixture.run(fixture.keys(), SYNTH_GENERATE, params).await;
+    let summary: Value =
+        serde_json::from_slice(&fixture.get(&outcome.unwrap()).await.unwrap()).unwrap();
+    assert_eq!(
+        (&summary["rows"], &summary["format"]),
+        (&json!(3000), &json!("parquet"))
+    );
+    let key = staging_key(generate_job, OutputFormat::Parquet);
+    let parquet = fixture.get(&key).await.unwrap();
+    assert!(parquet.starts_with(b"PAR1") && parquet.ends_with(b"PAR1"));
+    let table = crate::tables::read_parquet(parquet, &key).unwrap();
+    assert_eq!(table.names, ["age", "ward", "score", "smoker"]);
+    assert_eq!(table.columns[0].len(), 3000);
+
+    let params = json!({
+        "environment": "local", "source": "clinic", "path": "people.csv", "synthetic_key": key,
+    });
+    let (_, outcome) = fixture.run(fixture.keys(), SYNTH_ANALYSE, params).await;
+    let sealed = fixture.get(&outcome.unwrap()).await.unwrap();
+    let bundle = veil_seal::open(&sealed, &fixture.ring(), REPORT_CONTEXT).unwrap();
+    let bundle: Value = serde_json::from_slice(&bundle).unwrap();
+    assert_eq!(bundle["report"]["synthetic_rows"], 3000);
 }
 
 #[tokio::test]
@@ -247,7 +281,10 @@ async fn wrong_keys_and_corrupt_models_fail_without_output() {
         "{}",
         err.message
     );
-    assert!(fixture.get(&staging_key(job)).await.is_none());
+    assert!(fixture
+        .get(&staging_key(job, OutputFormat::Csv))
+        .await
+        .is_none());
 
     let mut sealed = fixture
         .get(&job_result_key(train_job))
@@ -270,7 +307,10 @@ async fn wrong_keys_and_corrupt_models_fail_without_output() {
         "{}",
         err.message
     );
-    assert!(fixture.get(&staging_key(job)).await.is_none());
+    assert!(fixture
+        .get(&staging_key(job, OutputFormat::Csv))
+        .await
+        .is_none());
     assert!(fixture.get(&task_result_key(job, 0)).await.is_none());
 
     let (_, outcome) = fixture
@@ -305,9 +345,22 @@ fn plans_check_parameters() {
         json!({"model_job": id, "rows": 0}),
         json!({"model_key": "../x", "rows": 5}),
         json!({"model_job": id, "rows": 5, "extra": 1}),
+        json!({"model_job": id, "rows": 5, "format": "xlsx"}),
+        json!({"model_job": id, "rows": 5, "format": "CSV"}),
     ] {
         assert!(job.plan(&bad).is_err(), "{bad}");
     }
+    for format in ["csv", "parquet"] {
+        let params = json!({"model_job": id, "rows": 5, "format": format});
+        assert!(job.plan(&params).is_ok(), "{params}");
+    }
+    let parse = |params| GenerateParams::parse(&params).unwrap().format;
+    assert_eq!(
+        parse(json!({"model_job": id, "rows": 5})),
+        OutputFormat::Csv
+    );
+    let parquet = json!({"model_job": id, "rows": 5, "format": "parquet"});
+    assert_eq!(parse(parquet), OutputFormat::Parquet);
     let mut train = train_params("a.csv");
     assert!(SynthTrainJob::default().plan(&train).is_ok());
     train["epsilon"] = json!(1.0);

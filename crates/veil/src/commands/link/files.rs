@@ -85,7 +85,7 @@ impl AtomicFile {
     }
 
     /// Where the data goes until [`AtomicFile::commit`].
-    pub(crate) fn writer(&mut self) -> &mut dyn Write {
+    pub(crate) fn writer(&mut self) -> &mut (dyn Write + Send) {
         &mut self.writer
     }
 

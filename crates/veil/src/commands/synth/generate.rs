@@ -1,4 +1,4 @@
-//! `veil synth generate`: sealed model → synthetic CSV.
+//! `veil synth generate`: sealed model → synthetic CSV or Parquet.
 
 use std::io::{IsTerminal as _, Write};
 use std::path::PathBuf;
@@ -8,7 +8,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use veil_seal::read_sealed_file;
-use veil_synth::{sample_to_csv, AnyModel};
+use veil_synth::{sample_to_csv, sample_to_parquet, AnyModel};
 
 use super::remote::{save, Hub, RemoteArgs};
 use super::{
@@ -23,14 +23,17 @@ const PROGRESS_MIN_ROWS: usize = 100_000;
 /// Arguments of `veil synth generate`.
 #[derive(Debug, Args)]
 #[command(after_help = "\
-The output is CSV only (a header row, then one row per synthetic record, columns as the model \
-was trained). The rows depend only on the model and --seed, never on the number of threads: \
+The output's format follows its extension, in any letter case: .csv writes CSV (a header row, \
+then one row per synthetic record, columns as the model was trained); .parquet writes Parquet \
+(Snappy-compressed, typed columns: integer → Int64, float → Float64, boolean → Boolean, \
+categorical → Utf8, date → Date32, date-time → Timestamp in microseconds, UTC; missing values are \
+nulls). Any other extension is an error. Both formats hold the same values. The rows depend only on the model and --seed, never on the number of threads: \
 the same model and seed give a byte-identical file. The model is opened with the root key ring \
 (--root-key-file, VEIL_ROOT_KEY_FILE or VEIL_ROOT_KEY); a wrong key, or a corrupt or unsealed \
 model, is an error and no output is written.
 
 With --server URL, MODEL is the id of a succeeded `synth.train` job and the rows are sampled by \
-a `synth.generate` job on the hub; its CSV is downloaded to OUT.csv.")]
+a `synth.generate` job on the hub, in the output's format; the file is downloaded to OUT.")]
 pub struct GenerateArgs {
     /// The sealed model, from `veil synth train` (with --server: the train job's id).
     #[arg(value_name = "MODEL")]
@@ -41,8 +44,8 @@ pub struct GenerateArgs {
     /// Seed of the sampling: the same model and seed give the same rows.
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub seed: u64,
-    /// Where to write the synthetic rows (CSV only).
-    #[arg(short = 'o', long = "output", value_name = "OUT.csv")]
+    /// Where to write the synthetic rows: OUT.csv or OUT.parquet.
+    #[arg(short = 'o', long = "output", value_name = "OUT")]
     pub output: PathBuf,
     #[command(flatten)]
     pub key: KeyArgs,
@@ -59,28 +62,50 @@ fn parse_rows(text: &str) -> Result<usize, String> {
     }
 }
 
-/// Fails with a usage error unless the output is named as a CSV file.
-fn check_csv_output(args: &GenerateArgs) -> anyhow::Result<()> {
+/// The format of the synthetic rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OutputFormat {
+    Csv,
+    Parquet,
+}
+
+impl OutputFormat {
+    /// The format's name in `synth.generate`'s parameters.
+    fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Csv => "csv",
+            OutputFormat::Parquet => "parquet",
+        }
+    }
+}
+
+/// The output's format from its extension (any letter case); a usage error names any other.
+fn output_format(args: &GenerateArgs) -> anyhow::Result<OutputFormat> {
     let extension = args
         .output
         .extension()
         .map(|ext| ext.to_string_lossy().to_ascii_lowercase());
-    if matches!(extension.as_deref(), Some("parquet" | "pq")) {
-        return Err(UsageError(format!(
-            "{}: only CSV output is supported; name the output .csv",
-            args.output.display()
+    match extension.as_deref() {
+        Some("csv") => Ok(OutputFormat::Csv),
+        Some("parquet") => Ok(OutputFormat::Parquet),
+        other => Err(UsageError(format!(
+            "{}: {}; name the output .csv or .parquet",
+            args.output.display(),
+            match other {
+                Some(extension) => format!("unknown output extension .{extension}"),
+                None => "the output has no extension".into(),
+            }
         ))
-        .into());
+        .into()),
     }
-    Ok(())
 }
 
 /// Runs `veil synth generate`.
 pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
-    check_csv_output(&args)?;
-    let ring = args.key.ring()?;
     check_output_directory(&args.output)?;
     check_distinct(&args.output, &[&args.model])?;
+    let format = output_format(&args)?;
+    let ring = args.key.ring()?;
     let plaintext = zeroize::Zeroizing::new(
         read_sealed_file(&args.model, &ring, MODEL_CONTEXT)
             .map_err(|error| seal_error_in(&args.model, error))?,
@@ -97,16 +122,27 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
     let model = AnyModel::from_json(json).map_err(|error| not_a_model(error.to_string()))?;
 
     let started = Instant::now();
-    let bar = progress_bar(args.rows);
     let mut output = AtomicFile::create(&args.output)?;
-    let counter = RowCounter {
-        inner: output.writer(),
-        bar: &bar,
-        rows: args.rows as u64,
-        newlines: 0,
+    // Progress is counted in CSV lines; a Parquet file is written a row group at a time.
+    let bar = match format {
+        OutputFormat::Csv => progress_bar(args.rows),
+        OutputFormat::Parquet => ProgressBar::hidden(),
     };
-    sample_to_csv(&model, args.rows, args.seed, counter)
-        .map_err(|error| anyhow::anyhow!("{}: {error}", args.output.display()))?;
+    let sampled = match format {
+        OutputFormat::Csv => {
+            let counter = RowCounter {
+                inner: output.writer(),
+                bar: &bar,
+                rows: args.rows as u64,
+                newlines: 0,
+            };
+            sample_to_csv(&model, args.rows, args.seed, counter).map(drop)
+        }
+        OutputFormat::Parquet => {
+            sample_to_parquet(&model, args.rows, args.seed, output.writer()).map(drop)
+        }
+    };
+    sampled.map_err(|error| anyhow::anyhow!("{}: {error}", args.output.display()))?;
     output.commit()?;
     bar.finish_and_clear();
     eprintln!(
@@ -120,18 +156,22 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
 }
 
 /// Runs `veil synth generate --server`: checks MODEL names a succeeded train job, submits
-/// `synth.generate`, follows it and saves the CSV.
+/// `synth.generate` in the output's format, follows it and saves the file.
 pub async fn run_remote(args: GenerateArgs) -> anyhow::Result<()> {
-    check_csv_output(&args)?;
+    let format = output_format(&args)?;
     check_output_directory(&args.output)?;
     let server = args.remote.server.as_deref().unwrap_or_default();
     let hub = Hub::connect(server, &args.remote)?;
     let model = args.model.to_string_lossy();
     let model_job = hub.input_job(&model, "synth.train", "MODEL").await?;
     let started = Instant::now();
-    let params = json!({"model_job": model_job, "rows": args.rows, "seed": args.seed});
-    let (id, csv) = hub.run("synth.generate", params).await?;
-    save(&args.output, &csv)?;
+    let mut params = json!({"model_job": model_job, "rows": args.rows, "seed": args.seed});
+    // CSV is the default: leaving it out keeps CSV working with hubs that predate `format`.
+    if format != OutputFormat::Csv {
+        params["format"] = json!(format.name());
+    }
+    let (id, rows) = hub.run("synth.generate", params).await?;
+    save(&args.output, &rows)?;
     eprintln!(
         "wrote {} to {} from job {id} in {:.2} s (seed {})",
         plural(args.rows, "row"),
