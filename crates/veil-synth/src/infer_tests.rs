@@ -169,7 +169,10 @@ fn a_value_that_does_not_fit_an_overridden_kind_names_row_and_column() {
         error.to_string(),
         "row 3, column \"n\": the value is not a valid integer (values are not shown)"
     );
-    assert!(!error.to_string().contains("2.5"), "private values stay out of errors");
+    assert!(
+        !error.to_string().contains("2.5"),
+        "private values stay out of errors"
+    );
 }
 
 #[test]
