@@ -4,24 +4,14 @@
 
 use std::collections::HashSet;
 
-use veil_synth::{
-    fidelity, prepare, read_table, sample, sample_to_csv, AnyModel, CartOptions, ModelSpec,
-    PrepareOptions, ReadOptions, Table,
-};
+use veil_synth::{sample, sample_to_csv, AnyModel, CartOptions, ModelSpec, Table};
 
-const ADULT: &str = include_str!("data/adult_train_2000.csv");
+mod common;
+
+use common::{assert_close, fit_adult};
 
 fn fitted_adult() -> (Table, AnyModel) {
-    let options = ReadOptions {
-        missing_tokens: vec!["?".into()],
-        ..ReadOptions::default()
-    };
-    let (table, schema) = read_table(ADULT.as_bytes(), &options).unwrap();
-    let prepared = prepare(&table, &schema, &PrepareOptions::default()).unwrap();
-    let model = ModelSpec::Cart(CartOptions::default())
-        .fit(&prepared)
-        .unwrap();
-    (table, model)
+    fit_adult(ModelSpec::Cart(CartOptions::default()))
 }
 
 fn text_rows(table: &Table) -> Vec<Vec<String>> {
@@ -44,25 +34,7 @@ fn text_rows(table: &Table) -> Vec<Vec<String>> {
 fn synthetic_adult_is_close_and_copies_no_training_row() {
     let (table, model) = fitted_adult();
     let synthetic = sample(&model, 2000, 2026).unwrap();
-    let report = fidelity(&table, &synthetic).unwrap();
-    for column in &report.columns {
-        eprintln!(
-            "{:>16} {:?} {:.3}",
-            column.name, column.metric, column.score
-        );
-    }
-    let correlation = report.correlation_similarity.unwrap();
-    eprintln!(
-        "mean column score {:.4}, correlation similarity {correlation:.4}",
-        report.mean_column_score()
-    );
-    assert_eq!(report.columns.len(), 15);
-    assert!(
-        report.mean_column_score() >= 0.96,
-        "{}",
-        report.mean_column_score()
-    );
-    assert!(correlation >= 0.97, "{correlation}");
+    assert_close(&table, &synthetic, 0.96, 0.97);
 
     let training: HashSet<Vec<String>> = text_rows(&table).into_iter().collect();
     let copies = text_rows(&synthetic)
