@@ -36,7 +36,7 @@ pub use dispatcher::{
 pub use error::DispatchError;
 pub use executor::{DispatchExecutor, EnvironmentQueues};
 pub use message::{error_key, DispatchMessage, MESSAGE_VERSION};
-pub use profile::{SourceProfileJob, SourceProfileTask, SOURCE_PROFILE};
+pub use profile::{SourceProfileJob, SourceProfileParams, SourceProfileTask, SOURCE_PROFILE};
 pub use s3_source::S3Settings;
 pub use sources::{Source, Sources};
 pub use status::{

@@ -9,9 +9,10 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use async_trait::async_trait;
 use bytes::Bytes;
 use serde_json::{json, Value};
-use veil_domain::TaskSpec;
-use veil_service::{JobKind, TaskContext, TaskError};
 
+use veil_service::TaskError;
+
+use crate::synth::{EnvironmentJob, EnvironmentTaskParams};
 use crate::{DispatchContext, DispatchTask};
 
 /// The task and job kind.
@@ -22,8 +23,22 @@ const MIN_REPORTED_DISTINCT: usize = 10;
 /// Distinct values are counted up to this many per column, then reported as "at least".
 const DISTINCT_CAP: usize = 100_000;
 
+/// The parameters `source.profile` needs: `environment`, `source` and `path`.
+pub struct SourceProfileParams;
+
+impl EnvironmentTaskParams for SourceProfileParams {
+    const KIND: &'static str = SOURCE_PROFILE;
+
+    fn check(params: &Value) -> Result<(), String> {
+        for name in ["environment", "source", "path"] {
+            string_param(params, name)?;
+        }
+        Ok(())
+    }
+}
+
 /// The hub's job kind: one task for the named environment; the job's result is the profile.
-pub struct SourceProfileJob;
+pub type SourceProfileJob = EnvironmentJob<SourceProfileParams>;
 
 fn string_param<'a>(params: &'a Value, name: &str) -> Result<&'a str, String> {
     params
@@ -31,45 +46,6 @@ fn string_param<'a>(params: &'a Value, name: &str) -> Result<&'a str, String> {
         .and_then(Value::as_str)
         .filter(|text| !text.is_empty())
         .ok_or_else(|| format!("params.{name} must be a non-empty string"))
-}
-
-#[async_trait]
-impl JobKind for SourceProfileJob {
-    fn name(&self) -> &'static str {
-        SOURCE_PROFILE
-    }
-
-    fn plan(&self, params: &Value) -> Result<Vec<TaskSpec>, String> {
-        for name in ["environment", "source", "path"] {
-            string_param(params, name)?;
-        }
-        Ok(vec![TaskSpec {
-            kind: SOURCE_PROFILE.to_string(),
-            params: params.clone(),
-        }])
-    }
-
-    async fn run_task(&self, _ctx: &TaskContext) -> Result<Bytes, TaskError> {
-        Err(TaskError::permanent(
-            "source.profile runs in a secure environment, and this worker has no dispatch set up",
-        ))
-    }
-
-    async fn finalize(
-        &self,
-        ctx: &TaskContext,
-        task_results: &[String],
-    ) -> Result<Option<Bytes>, TaskError> {
-        let Some(key) = task_results.first() else {
-            return Ok(None);
-        };
-        let bytes = ctx
-            .blobs
-            .get(key)
-            .await
-            .map_err(|err| TaskError::retryable(err.to_string()))?;
-        Ok(Some(bytes))
-    }
 }
 
 /// The dispatcher's handler.
@@ -239,6 +215,8 @@ impl DispatchTask for SourceProfileTask {
 
 #[cfg(test)]
 mod tests {
+    use veil_service::JobKind;
+
     use super::*;
 
     #[test]
@@ -277,7 +255,7 @@ mod tests {
 
     #[test]
     fn plans_need_environment_source_and_path() {
-        let job = SourceProfileJob;
+        let job = SourceProfileJob::default();
         let ok = json!({"environment": "local", "source": "clinic", "path": "a.csv"});
         assert_eq!(job.plan(&ok).unwrap().len(), 1);
         for missing in ["environment", "source", "path"] {

@@ -130,7 +130,7 @@ async fn start_hub(queues: EnvironmentQueues, status: Arc<dyn StatusChannel>) ->
     let database = fresh_sqlite().await;
     let blobs = veil_blob::open("memory://", &Default::default()).unwrap();
     let mut registry = Registry::new();
-    registry.register(Arc::new(SourceProfileJob));
+    registry.register(Arc::new(SourceProfileJob::default()));
     registry.register(Arc::new(SlowJob));
     let platform = Platform {
         store: database.database.metadata_store(),

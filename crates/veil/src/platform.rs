@@ -97,7 +97,7 @@ fn registry() -> Registry {
     registry.register(Arc::new(veil_entity_service::runs::LinkageRunJob::new(
         threads,
     )));
-    registry.register(Arc::new(veil_dispatch::SourceProfileJob));
+    registry.register(Arc::new(veil_dispatch::SourceProfileJob::default()));
     // synth.generate runs on hub workers too: they open models with this process's root key.
     let keys = veil_dispatch::RootKeys::from_env_map(&veil_environment());
     registry.register(Arc::new(veil_dispatch::SynthTrainJob::default()));
